@@ -1,0 +1,352 @@
+//! Bearer-token authentication: pure functions, unit-tested with an injected clock.
+//!
+//! Only HS256 is accepted, checked with `BETTER_AUTH_SECRET`. The algorithm is fixed here, never
+//! taken from the token header (so `none`, HS384/HS512 and asymmetric algorithms are refused).
+//! `exp` is required, `nbf` honoured when present, both with [`LEEWAY_SECONDS`] of clock skew.
+
+use chrono::{DateTime, Duration, Utc};
+use jwt_compact::{
+    alg::{Hs256, Hs256Key},
+    AlgorithmExt, TimeOptions, UntrustedToken, ValidationError,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// Clock skew tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECONDS: i64 = 60;
+/// Longer `Authorization` headers are refused before any decoding work.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// The user id is an opaque string of at most this many characters.
+pub const MAX_USER_ID_CHARS: usize = 128;
+const MAX_EMAIL_CHARS: usize = 320;
+
+/// Who the request is from, as the token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user_id: String,
+    /// The token's `email`, when it carries a usable one.
+    pub email: Option<String>,
+}
+
+/// The claims this API reads besides the registered time claims. Values are kept loose
+/// (`Value`) so a custom payload with, say, a numeric `id` next to a string `sub` still works.
+#[derive(Debug, Deserialize)]
+struct UserClaims {
+    #[serde(default)]
+    sub: Option<Value>,
+    #[serde(default)]
+    user_id: Option<Value>,
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
+    email: Option<Value>,
+}
+
+/// Extracts the token from an `Authorization` header value (`Bearer <token>`).
+pub fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
+    let header = header.ok_or(ApiError::Unauthorized("missing Authorization header"))?;
+    if header.len() > MAX_TOKEN_BYTES {
+        return Err(ApiError::Unauthorized("Authorization header is too large"));
+    }
+    let (scheme, token) = header
+        .trim()
+        .split_once(' ')
+        .ok_or(ApiError::Unauthorized("expected 'Authorization: Bearer <token>'"))?;
+    // Auth schemes are case-insensitive (RFC 9110 §11.1).
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::Unauthorized(
+            "expected 'Authorization: Bearer <token>'",
+        ));
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(ApiError::Unauthorized("the bearer token is empty"));
+    }
+    Ok(token)
+}
+
+/// Verifies an HS256 token at time `now` and returns the identity it carries.
+pub fn verify(token: &str, key: &Hs256Key, now: DateTime<Utc>) -> Result<Identity, ApiError> {
+    let untrusted =
+        UntrustedToken::new(token).map_err(|_| ApiError::Unauthorized("the token is malformed"))?;
+    let token = Hs256
+        .validator::<UserClaims>(key)
+        .validate(&untrusted)
+        .map_err(|err| match err {
+            ValidationError::AlgorithmMismatch { .. } => {
+                ApiError::Unauthorized("the token's algorithm is not accepted")
+            }
+            ValidationError::InvalidSignature
+            | ValidationError::InvalidSignatureLen { .. }
+            | ValidationError::MalformedSignature(_) => {
+                ApiError::Unauthorized("the token's signature is invalid")
+            }
+            _ => ApiError::Unauthorized("the token's claims are malformed"),
+        })?;
+
+    let claims = token.claims();
+    let time = TimeOptions::new(Duration::seconds(LEEWAY_SECONDS), move || now);
+    claims.validate_expiration(&time).map_err(|err| match err {
+        ValidationError::NoClaim(_) => ApiError::Unauthorized("the token has no exp claim"),
+        _ => ApiError::Unauthorized("the token has expired"),
+    })?;
+    if claims.not_before.is_some() {
+        claims
+            .validate_maturity(&time)
+            .map_err(|_| ApiError::Unauthorized("the token is not valid yet"))?;
+    }
+    identity_from(&claims.custom)
+}
+
+/// Applies the claim fallbacks: `sub`, else `user_id`, else `id`. A present but invalid claim
+/// is an error, not a reason to fall back (that would let a token pick its own identity).
+fn identity_from(claims: &UserClaims) -> Result<Identity, ApiError> {
+    let present = |claim: &Option<Value>| claim.as_ref().filter(|value| !value.is_null()).cloned();
+    let raw = present(&claims.sub)
+        .or_else(|| present(&claims.user_id))
+        .or_else(|| present(&claims.id))
+        .ok_or(ApiError::Unauthorized("the token names no user (sub)"))?;
+    let user_id = match raw {
+        Value::String(id) if is_valid_user_id(&id) => id,
+        _ => return Err(ApiError::Unauthorized("the token's user id is invalid")),
+    };
+    let email = match &claims.email {
+        Some(Value::String(email)) if is_usable_email(email) => Some(email.clone()),
+        _ => None,
+    };
+    Ok(Identity { user_id, email })
+}
+
+/// 1–128 characters from `[A-Za-z0-9._:@-]`.
+pub fn is_valid_user_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_USER_ID_CHARS
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'-'))
+}
+
+/// The identity provider owns emails; this only keeps out values the database would refuse.
+fn is_usable_email(email: &str) -> bool {
+    !email.is_empty()
+        && email.chars().count() <= MAX_EMAIL_CHARS
+        && !email.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use jwt_compact::{alg::Hs512, Claims, Header};
+    use serde_json::json;
+
+    const SECRET: &[u8] = b"an-hs256-test-secret-of-more-than-32-bytes";
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    fn key() -> Hs256Key {
+        Hs256Key::new(SECRET)
+    }
+
+    fn sign(claims: Value) -> String {
+        let claims = Claims::new(claims);
+        Hs256.token(&Header::empty(), &claims, &key()).unwrap()
+    }
+
+    fn claims_with(extra: Value) -> Value {
+        let mut base = json!({ "sub": "user-1", "exp": now().timestamp() + 600 });
+        for (k, v) in extra.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        base
+    }
+
+    fn b64(data: &[u8]) -> String {
+        // Base64url without padding, enough for test fixtures.
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for chunk in data.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+            for i in 0..=chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+
+    /// A token with an arbitrary header, signed correctly over that header with HS256.
+    fn token_with_header(header: Value) -> String {
+        let good = sign(claims_with(json!({})));
+        let payload = good.split('.').nth(1).unwrap();
+        let signing_input = format!("{}.{}", b64(header.to_string().as_bytes()), payload);
+        use jwt_compact::{Algorithm, AlgorithmSignature};
+        let sig = Hs256.sign(&key(), signing_input.as_bytes());
+        format!("{signing_input}.{}", b64(&sig.as_bytes()))
+    }
+
+    fn reason(result: Result<Identity, ApiError>) -> &'static str {
+        match result {
+            Err(ApiError::Unauthorized(reason)) => reason,
+            other => panic!("expected 401, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_token_yields_its_subject_and_email() {
+        let token = sign(claims_with(json!({ "email": "a@example.com" })));
+        let identity = verify(&token, &key(), now()).unwrap();
+        assert_eq!(identity.user_id, "user-1");
+        assert_eq!(identity.email.as_deref(), Some("a@example.com"));
+    }
+
+    #[test]
+    fn the_fixture_header_builder_matches_the_library() {
+        // Guards the hand-made tokens below: a plain HS256 header must verify.
+        let token = token_with_header(json!({ "alg": "HS256", "typ": "JWT" }));
+        assert!(verify(&token, &key(), now()).is_ok());
+    }
+
+    #[test]
+    fn any_other_algorithm_in_the_header_is_refused() {
+        for alg in ["none", "None", "NONE", "nOnE", "HS384", "HS512", "RS256", "ES256", "PS256", "EdDSA", "hs256"] {
+            let token = token_with_header(json!({ "alg": alg }));
+            assert_eq!(
+                reason(verify(&token, &key(), now())),
+                "the token's algorithm is not accepted",
+                "alg {alg}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unsigned_none_token_is_refused() {
+        let header = b64(br#"{"alg":"none","typ":"JWT"}"#);
+        let payload = b64(claims_with(json!({})).to_string().as_bytes());
+        for token in [format!("{header}.{payload}."), format!("{header}.{payload}")] {
+            assert!(verify(&token, &key(), now()).is_err(), "{token}");
+        }
+    }
+
+    #[test]
+    fn a_token_signed_with_hs512_under_the_same_secret_is_refused() {
+        let claims = Claims::new(claims_with(json!({})));
+        let token = Hs512
+            .token(&Header::empty(), &claims, &jwt_compact::alg::Hs512Key::new(SECRET))
+            .unwrap();
+        assert!(verify(&token, &key(), now()).is_err());
+    }
+
+    #[test]
+    fn a_wrong_secret_is_refused() {
+        let token = sign(claims_with(json!({})));
+        let other = Hs256Key::new(b"another-secret-that-is-long-enough-32b");
+        assert_eq!(
+            reason(verify(&token, &other, now())),
+            "the token's signature is invalid"
+        );
+    }
+
+    #[test]
+    fn a_tampered_payload_is_refused() {
+        let token = sign(claims_with(json!({})));
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let forged = b64(claims_with(json!({ "sub": "admin" })).to_string().as_bytes());
+        parts[1] = &forged;
+        assert!(verify(&parts.join("."), &key(), now()).is_err());
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused() {
+        for token in ["", "abc", "a.b", "a.b.c", "....", "eyJhbGciOiJIUzI1NiJ9.%%%.sig"] {
+            assert!(verify(token, &key(), now()).is_err(), "{token:?}");
+        }
+    }
+
+    #[test]
+    fn exp_is_required() {
+        let token = sign(json!({ "sub": "user-1" }));
+        assert_eq!(reason(verify(&token, &key(), now())), "the token has no exp claim");
+    }
+
+    #[test]
+    fn expiry_allows_at_most_sixty_seconds_of_skew() {
+        let at = |offset: i64| sign(json!({ "sub": "u", "exp": now().timestamp() + offset }));
+        assert!(verify(&at(-60), &key(), now()).is_ok());
+        assert_eq!(reason(verify(&at(-61), &key(), now())), "the token has expired");
+    }
+
+    #[test]
+    fn nbf_is_honoured_with_the_same_skew() {
+        let at = |offset: i64| {
+            sign(claims_with(json!({ "nbf": now().timestamp() + offset })))
+        };
+        assert!(verify(&at(60), &key(), now()).is_ok());
+        assert_eq!(reason(verify(&at(61), &key(), now())), "the token is not valid yet");
+    }
+
+    #[test]
+    fn the_user_id_falls_back_from_sub_to_user_id_to_id() {
+        let exp = now().timestamp() + 60;
+        let cases = [
+            (json!({ "sub": "s", "user_id": "u", "id": "i", "exp": exp }), "s"),
+            (json!({ "user_id": "u", "id": "i", "exp": exp }), "u"),
+            (json!({ "id": "i", "exp": exp }), "i"),
+            (json!({ "sub": null, "id": "i", "exp": exp }), "i"),
+        ];
+        for (claims, expected) in cases {
+            let identity = verify(&sign(claims.clone()), &key(), now()).unwrap();
+            assert_eq!(identity.user_id, expected, "{claims}");
+        }
+    }
+
+    #[test]
+    fn an_invalid_user_id_is_refused_rather_than_falling_back() {
+        let exp = now().timestamp() + 60;
+        let long = "a".repeat(129);
+        for claims in [
+            json!({ "exp": exp }),
+            json!({ "sub": "", "id": "fine", "exp": exp }),
+            json!({ "sub": 42, "exp": exp }),
+            json!({ "sub": "has space", "exp": exp }),
+            json!({ "sub": "slash/id", "exp": exp }),
+            json!({ "sub": "ünicode", "exp": exp }),
+            json!({ "sub": long, "exp": exp }),
+        ] {
+            assert!(verify(&sign(claims.clone()), &key(), now()).is_err(), "{claims}");
+        }
+    }
+
+    #[test]
+    fn better_auth_and_uuid_ids_are_valid() {
+        assert!(is_valid_user_id("kGqZ1sT9a8B3xYw2LmN4oP6rQ7uV0cDe"));
+        assert!(is_valid_user_id("0b5c6f5e-8a51-4e0c-9a4f-4f5c1c2d3e4f"));
+        assert!(is_valid_user_id("google-oauth2:1234@tenant.example"));
+        assert!(is_valid_user_id(&"a".repeat(128)));
+    }
+
+    #[test]
+    fn an_unusable_email_is_ignored_not_fatal() {
+        let token = sign(claims_with(json!({ "email": 7 })));
+        assert_eq!(verify(&token, &key(), now()).unwrap().email, None);
+        let token = sign(claims_with(json!({ "email": "" })));
+        assert_eq!(verify(&token, &key(), now()).unwrap().email, None);
+    }
+
+    #[test]
+    fn the_authorization_header_must_be_a_nonempty_bearer_token() {
+        assert_eq!(bearer_token(Some("Bearer abc")).unwrap(), "abc");
+        assert_eq!(bearer_token(Some("bearer  abc ")).unwrap(), "abc");
+        for header in [None, Some(""), Some("Bearer"), Some("Bearer "), Some("Basic abc"), Some("abc")] {
+            assert!(bearer_token(header).is_err(), "{header:?}");
+        }
+        let huge = format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES));
+        assert!(bearer_token(Some(&huge)).is_err());
+    }
+}

@@ -1,0 +1,21 @@
+//! A multi-user task API on Cloudflare Workers.
+//!
+//! The worker verifies Better Auth JWTs and keeps each user's tasks in PostgreSQL, reached
+//! through a Hyperdrive binding. `routes` and `db::with_connection` are the only code that
+//! touches the Workers runtime; the rest is a pure core that `cargo test` runs on the host.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod path;
+pub mod routes;
+pub mod task;
+pub mod telemetry;
+
+use worker::{event, Context, Env, Request, Response, Result};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    routes::handle(req, env).await
+}
