@@ -1,0 +1,111 @@
+// Authentication (401) and authorization (403) on every route.
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import { describe, it } from "node:test";
+import { SECRET, newUser } from "./harness.mjs";
+import { expectError, suite } from "./context.mjs";
+import { signToken } from "../../scripts/token.mjs";
+
+const TASK_ID = "6f0d2d2e-3b7c-4a8e-9d57-1a2b3c4d5e6f";
+const now = () => Math.floor(Date.now() / 1000);
+
+/** Every protected route, for a user id. */
+function routes(userId) {
+  const tasks = `/api/${userId}/tasks`;
+  return [
+    ["GET", tasks], ["POST", tasks], ["GET", `${tasks}/${TASK_ID}`], ["PUT", `${tasks}/${TASK_ID}`],
+    ["DELETE", `${tasks}/${TASK_ID}`], ["PATCH", `${tasks}/${TASK_ID}/complete`],
+  ];
+}
+
+async function callWith(authorization, method, p) {
+  const headers = authorization === undefined ? {} : { Authorization: authorization };
+  const body = ["POST", "PUT"].includes(method) ? JSON.stringify({ title: "t" }) : undefined;
+  return fetch(`${suite.base}${p}`, { method, headers, body });
+}
+
+async function expect401(response) {
+  assert.match(response.headers.get("www-authenticate") ?? "", /^Bearer/);
+  return expectError(response, 401, "unauthorized");
+}
+
+describe("authentication", () => {
+  it("refuses every route without a token", async () => {
+    for (const [method, p] of routes("someone")) await expect401(await callWith(undefined, method, p));
+  });
+
+  const userId = "auth-user-1";
+  const valid = { sub: userId, exp: now() + 600 };
+  const cases = [
+    ["an empty header", ""],
+    ["a non-Bearer scheme", `Basic ${Buffer.from("a:b").toString("base64")}`],
+    ["a bare token without scheme", signToken(valid, SECRET)],
+    ["an empty bearer token", "Bearer "],
+    ["a malformed token", "Bearer not.a.jwt"],
+    ["a token of garbage", "Bearer %%%%"],
+    ["a token signed with another secret", `Bearer ${signToken(valid, "another-secret-of-at-least-32-bytes!!")}`],
+    ["an expired token", `Bearer ${signToken({ ...valid, exp: now() - 120 }, SECRET)}`],
+    ["a token without exp", `Bearer ${signToken({ sub: userId }, SECRET)}`],
+    ["a token not valid yet (nbf)", `Bearer ${signToken({ ...valid, nbf: now() + 300 }, SECRET)}`],
+    ["alg none", `Bearer ${signToken(valid, SECRET, { alg: "none" }).replace(/[^.]+$/, "")}`],
+    ["alg NoNe", `Bearer ${signToken(valid, SECRET, { alg: "NoNe" })}`],
+    ["alg HS512 in the header", `Bearer ${signToken(valid, SECRET, { alg: "HS512" })}`],
+    ["alg RS256 in the header", `Bearer ${signToken(valid, SECRET, { alg: "RS256" })}`],
+    ["a token without sub, user_id or id", `Bearer ${signToken({ exp: now() + 600 }, SECRET)}`],
+    ["an empty sub", `Bearer ${signToken({ sub: "", exp: now() + 600 }, SECRET)}`],
+    ["a sub with forbidden characters", `Bearer ${signToken({ sub: "a/b", exp: now() + 600 }, SECRET)}`],
+    ["a sub of 129 characters", `Bearer ${signToken({ sub: "a".repeat(129), exp: now() + 600 }, SECRET)}`],
+    ["a numeric sub", `Bearer ${signToken({ sub: 12, exp: now() + 600 }, SECRET)}`],
+    ["a tampered payload", (() => {
+      const [h, , s] = signToken(valid, SECRET).split(".");
+      return `Bearer ${h}.${Buffer.from(JSON.stringify({ sub: "admin", exp: now() + 600 })).toString("base64url")}.${s}`;
+    })()],
+  ];
+  for (const [name, authorization] of cases) {
+    it(`refuses ${name} with 401`, async () => {
+      await expect401(await callWith(authorization, "GET", `/api/${userId}/tasks`));
+    });
+  }
+
+  it("accepts a token within the 60 s leeway and a nbf in the past", async () => {
+    const token = signToken({ sub: userId, exp: now() - 30, nbf: now() - 10 }, SECRET);
+    assert.equal((await callWith(`Bearer ${token}`, "GET", `/api/${userId}/tasks`)).status, 200);
+  });
+
+  it("falls back from sub to user_id to id", async () => {
+    for (const claims of [{ user_id: "fallback-a" }, { id: "fallback-b" }]) {
+      const id = claims.user_id ?? claims.id;
+      const token = signToken({ ...claims, exp: now() + 600 }, SECRET);
+      assert.equal((await callWith(`Bearer ${token}`, "GET", `/api/${id}/tasks`)).status, 200, id);
+    }
+  });
+
+  it("accepts Better Auth's 32-character ids and UUIDs", async () => {
+    for (const id of [crypto.randomBytes(24).toString("base64url").slice(0, 32), crypto.randomUUID()]) {
+      const token = signToken({ sub: id, exp: now() + 600 }, SECRET);
+      assert.equal((await callWith(`Bearer ${token}`, "GET", `/api/${id}/tasks`)).status, 200, id);
+    }
+  });
+
+  it("matches a percent-encoded user id in the path", async () => {
+    const id = `oauth:${crypto.randomUUID()}@example`;
+    const token = signToken({ sub: id, exp: now() + 600 }, SECRET);
+    const response = await callWith(`Bearer ${token}`, "GET", `/api/${encodeURIComponent(id)}/tasks`);
+    assert.equal(response.status, 200);
+  });
+});
+
+describe("authorization", () => {
+  it("answers 403 on every route when the path names another user", async () => {
+    const user = newUser(suite.base);
+    for (const [method, p] of routes("somebody-else")) {
+      await expectError(await callWith(`Bearer ${user.token}`, method, p), 403, "forbidden");
+    }
+  });
+
+  it("decides 403 before validating the task id or body", async () => {
+    const user = newUser(suite.base);
+    const response = await user.request("PUT", "/api/somebody-else/tasks/not-a-uuid", { raw: "{" });
+    await expectError(response, 403, "forbidden");
+  });
+});

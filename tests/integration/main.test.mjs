@@ -1,0 +1,43 @@
+// Entry point of the integration suite (`make test`, or `npm run test:integration` after a
+// build): one database and one worker for every suite, a fresh user per test.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { hyperdriveUrl, startDatabase, startWorker } from "./harness.mjs";
+import { suite } from "./context.mjs";
+
+before(async () => {
+  suite.db = await startDatabase();
+  suite.worker = await startWorker({ databaseUrl: hyperdriveUrl(suite.db.url) });
+  suite.base = suite.worker.url;
+});
+
+after(async () => {
+  await suite.worker?.dispose();
+  await suite.db?.stop();
+});
+
+await import("./operations.mjs");
+await import("./auth.mjs");
+await import("./tasks.mjs");
+await import("./validation.mjs");
+await import("./users.mjs");
+await import("./concurrency.mjs");
+await import("./faults.mjs");
+
+describe("connections", () => {
+  it("leaves no PostgreSQL connection open once requests are answered", async (t) => {
+    if (suite.db.embedded) return t.skip("PGlite has no pg_stat_activity for client sessions");
+    // Every request closes its connection before it ends; give the server a moment to reap.
+    let open;
+    for (let i = 0; i < 50; i++) {
+      const { rows } = await suite.db.client.query(
+        "select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
+        [suite.db.database],
+      );
+      open = rows[0].n;
+      if (open === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(open, 0, "connections to the test database still open");
+  });
+});

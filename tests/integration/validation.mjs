@@ -1,0 +1,121 @@
+// Input validation: every boundary of the contract, and nothing stored or changed on a 400.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { newUser } from "./harness.mjs";
+import { expectError, suite } from "./context.mjs";
+
+const MAX_BODY = 64 * 1024;
+
+describe("create validation", () => {
+  const invalid = [
+    ["a missing title", { description: "x" }, "title"],
+    ["an empty title", { title: "" }, "title"],
+    ["a whitespace title", { title: " \t\n " }, "title"],
+    ["a null title", { title: null }, "title"],
+    ["a numeric title", { title: 42 }, "title"],
+    ["a 256-character title", { title: "a".repeat(256) }, "title"],
+    ["a 256-character title of multi-byte characters", { title: "é".repeat(256) }, "title"],
+    ["a title with a NUL character", { title: "a\u0000b" }, "title"],
+    ["a numeric description", { title: "t", description: 5 }, "description"],
+    ["a 10001-character description", { title: "t", description: "d".repeat(10_001) }, "description"],
+    ["a string completed", { title: "t", completed: "true" }, "completed"],
+    ["a null completed", { title: "t", completed: null }, "completed"],
+    ["an unknown field", { title: "t", priority: "high" }, "priority"],
+  ];
+  for (const [name, body, field] of invalid) {
+    it(`refuses ${name} with 400 naming ${field}`, async () => {
+      const user = newUser(suite.base);
+      const error = await expectError(await user.request("POST", user.tasksUrl, { body }), 400, "validation_error");
+      assert.equal(error.field, field);
+      assert.match(error.message, new RegExp(field));
+      assert.deepEqual(await (await user.request("GET", user.tasksUrl)).json(), [], "nothing stored");
+    });
+  }
+
+  const malformed = [
+    ["invalid JSON", "{\"title\": "],
+    ["an array", "[{\"title\":\"t\"}]"],
+    ["a string", "\"t\""],
+    ["null", "null"],
+    ["an empty body", ""],
+    ["not JSON at all", "title=t"],
+  ];
+  for (const [name, raw] of malformed) {
+    it(`refuses ${name} with 400`, async () => {
+      const user = newUser(suite.base);
+      await expectError(await user.request("POST", user.tasksUrl, { raw, headers: { "Content-Type": "application/json" } }), 400, "invalid_json");
+      assert.deepEqual(await (await user.request("GET", user.tasksUrl)).json(), []);
+    });
+  }
+
+  it("accepts the boundaries: 255 characters of title, 10000 of description, a null description", async () => {
+    const user = newUser(suite.base);
+    const task = await user.create({ title: "é".repeat(255), description: "d".repeat(10_000) });
+    assert.equal([...task.title].length, 255);
+    assert.equal(task.description.length, 10_000);
+    assert.equal((await user.create({ title: "t", description: null })).description, null);
+  });
+
+  it("refuses a body over 64 KiB with 413, and accepts one just under", async () => {
+    const user = newUser(suite.base);
+    const skeleton = JSON.stringify({ title: "t", description: "" });
+    // One byte over the limit: refused before parsing, whatever the content.
+    const over = skeleton.replace('""', `"${"x".repeat(MAX_BODY + 1 - skeleton.length)}"`);
+    assert.equal(Buffer.byteLength(over), MAX_BODY + 1);
+    await expectError(await user.request("POST", user.tasksUrl, { raw: over }), 413, "payload_too_large");
+    // Exactly at the limit: parsed, and then judged on its content.
+    const atLimit = JSON.stringify({ title: "t", description: "d".repeat(10_000) }).padEnd(MAX_BODY, " ");
+    assert.equal(Buffer.byteLength(atLimit), MAX_BODY);
+    assert.equal((await user.request("POST", user.tasksUrl, { raw: atLimit })).status, 201);
+  });
+
+  it("refuses an oversized chunked body (no Content-Length) with 413", async () => {
+    const user = newUser(suite.base);
+    const chunk = new TextEncoder().encode(" ".repeat(16 * 1024));
+    const stream = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 8; i++) controller.enqueue(chunk);
+        controller.close();
+      },
+    });
+    const response = await fetch(user.tasksUrl, {
+      method: "POST", body: stream, duplex: "half",
+      headers: { Authorization: `Bearer ${user.token}`, "Content-Type": "application/json" },
+    });
+    await expectError(response, 413, "payload_too_large");
+  });
+});
+
+describe("update validation", () => {
+  it("refuses bad PUT bodies and leaves the task unchanged", async () => {
+    const user = newUser(suite.base);
+    const task = await user.create({ title: "keep", description: "as is" });
+    const url = `${user.tasksUrl}/${task.id}`;
+    for (const [body, field] of [
+      [{ title: "" }, "title"], [{ title: "   " }, "title"], [{ title: "x".repeat(256) }, "title"],
+      [{ title: null }, "title"], [{ description: 1 }, "description"], [{ completed: 0 }, "completed"],
+      [{ title: "ok", colour: "red" }, "colour"],
+    ]) {
+      const error = await expectError(await user.request("PUT", url, { body }), 400, "validation_error");
+      assert.equal(error.field, field, JSON.stringify(body));
+    }
+    await expectError(await user.request("PUT", url, { raw: "[]" }), 400, "invalid_json");
+    await expectError(await user.request("PUT", url, { raw: "{" }), 400, "invalid_json");
+    assert.deepEqual(await (await user.request("GET", url)).json(), task);
+  });
+});
+
+describe("task ids in the path", () => {
+  it("must be UUIDs: 400 on every id route", async () => {
+    const user = newUser(suite.base);
+    for (const id of ["1", "not-a-uuid", "6f0d2d2e3b7c4a8e9d571a2b3c4d5e6f", "6f0d2d2e-3b7c-4a8e-9d57-1a2b3c4d5e6"]) {
+      const base = `${user.tasksUrl}/${id}`;
+      for (const [method, url, body] of [
+        ["GET", base], ["PUT", base, { title: "t" }], ["DELETE", base], ["PATCH", `${base}/complete`],
+      ]) {
+        const error = await expectError(await user.request(method, url, { body }), 400, "validation_error");
+        assert.equal(error.field, "id", `${method} ${id}`);
+      }
+    }
+  });
+});
