@@ -19,11 +19,13 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
 fi
 
 mkdir -p "$TOOLS_DIR"
-if [ "$("$TOOLS_DIR/bin/worker-build" --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+# `worker-build --version` prints "0.8.7", `wasm-bindgen --version` "wasm-bindgen 0.2.130".
+has_version() { "$1" --version 2>/dev/null | grep -qw -- "$2"; }
+if ! has_version "$TOOLS_DIR/bin/worker-build" "$WORKER_BUILD_VERSION"; then
   log "installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
   cargo install -q --root "$TOOLS_DIR" --locked worker-build --version "$WORKER_BUILD_VERSION" --force
 fi
-if [ "$("$TOOLS_DIR/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+if ! has_version "$TOOLS_DIR/bin/wasm-bindgen" "$WASM_BINDGEN_VERSION"; then
   log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
   # Not --locked: its lock file names a webpki-roots release the registry mirror lacks.
   cargo install -q --root "$TOOLS_DIR" wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force

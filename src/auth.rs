@@ -50,10 +50,9 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
     if header.len() > MAX_TOKEN_BYTES {
         return Err(ApiError::Unauthorized("Authorization header is too large"));
     }
-    let (scheme, token) = header
-        .trim()
-        .split_once(' ')
-        .ok_or(ApiError::Unauthorized("expected 'Authorization: Bearer <token>'"))?;
+    let (scheme, token) = header.trim().split_once(' ').ok_or(ApiError::Unauthorized(
+        "expected 'Authorization: Bearer <token>'",
+    ))?;
     // Auth schemes are case-insensitive (RFC 9110 §11.1).
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(ApiError::Unauthorized(
@@ -136,7 +135,12 @@ fn is_usable_email(email: &str) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 mod tests {
     use super::*;
     use jwt_compact::{alg::Hs512, Claims, Header};
@@ -215,7 +219,10 @@ mod tests {
 
     #[test]
     fn any_other_algorithm_in_the_header_is_refused() {
-        for alg in ["none", "None", "NONE", "nOnE", "HS384", "HS512", "RS256", "ES256", "PS256", "EdDSA", "hs256"] {
+        for alg in [
+            "none", "None", "NONE", "nOnE", "HS384", "HS512", "RS256", "ES256", "PS256", "EdDSA",
+            "hs256",
+        ] {
             let token = token_with_header(json!({ "alg": alg }));
             assert_eq!(
                 reason(verify(&token, &key(), now())),
@@ -229,7 +236,10 @@ mod tests {
     fn an_unsigned_none_token_is_refused() {
         let header = b64(br#"{"alg":"none","typ":"JWT"}"#);
         let payload = b64(claims_with(json!({})).to_string().as_bytes());
-        for token in [format!("{header}.{payload}."), format!("{header}.{payload}")] {
+        for token in [
+            format!("{header}.{payload}."),
+            format!("{header}.{payload}"),
+        ] {
             assert!(verify(&token, &key(), now()).is_err(), "{token}");
         }
     }
@@ -238,7 +248,11 @@ mod tests {
     fn a_token_signed_with_hs512_under_the_same_secret_is_refused() {
         let claims = Claims::new(claims_with(json!({})));
         let token = Hs512
-            .token(&Header::empty(), &claims, &jwt_compact::alg::Hs512Key::new(SECRET))
+            .token(
+                &Header::empty(),
+                &claims,
+                &jwt_compact::alg::Hs512Key::new(SECRET),
+            )
             .unwrap();
         assert!(verify(&token, &key(), now()).is_err());
     }
@@ -257,14 +271,23 @@ mod tests {
     fn a_tampered_payload_is_refused() {
         let token = sign(claims_with(json!({})));
         let mut parts: Vec<&str> = token.split('.').collect();
-        let forged = b64(claims_with(json!({ "sub": "admin" })).to_string().as_bytes());
+        let forged = b64(claims_with(json!({ "sub": "admin" }))
+            .to_string()
+            .as_bytes());
         parts[1] = &forged;
         assert!(verify(&parts.join("."), &key(), now()).is_err());
     }
 
     #[test]
     fn malformed_tokens_are_refused() {
-        for token in ["", "abc", "a.b", "a.b.c", "....", "eyJhbGciOiJIUzI1NiJ9.%%%.sig"] {
+        for token in [
+            "",
+            "abc",
+            "a.b",
+            "a.b.c",
+            "....",
+            "eyJhbGciOiJIUzI1NiJ9.%%%.sig",
+        ] {
             assert!(verify(token, &key(), now()).is_err(), "{token:?}");
         }
     }
@@ -272,30 +295,40 @@ mod tests {
     #[test]
     fn exp_is_required() {
         let token = sign(json!({ "sub": "user-1" }));
-        assert_eq!(reason(verify(&token, &key(), now())), "the token has no exp claim");
+        assert_eq!(
+            reason(verify(&token, &key(), now())),
+            "the token has no exp claim"
+        );
     }
 
     #[test]
     fn expiry_allows_at_most_sixty_seconds_of_skew() {
         let at = |offset: i64| sign(json!({ "sub": "u", "exp": now().timestamp() + offset }));
         assert!(verify(&at(-60), &key(), now()).is_ok());
-        assert_eq!(reason(verify(&at(-61), &key(), now())), "the token has expired");
+        assert_eq!(
+            reason(verify(&at(-61), &key(), now())),
+            "the token has expired"
+        );
     }
 
     #[test]
     fn nbf_is_honoured_with_the_same_skew() {
-        let at = |offset: i64| {
-            sign(claims_with(json!({ "nbf": now().timestamp() + offset })))
-        };
+        let at = |offset: i64| sign(claims_with(json!({ "nbf": now().timestamp() + offset })));
         assert!(verify(&at(60), &key(), now()).is_ok());
-        assert_eq!(reason(verify(&at(61), &key(), now())), "the token is not valid yet");
+        assert_eq!(
+            reason(verify(&at(61), &key(), now())),
+            "the token is not valid yet"
+        );
     }
 
     #[test]
     fn the_user_id_falls_back_from_sub_to_user_id_to_id() {
         let exp = now().timestamp() + 60;
         let cases = [
-            (json!({ "sub": "s", "user_id": "u", "id": "i", "exp": exp }), "s"),
+            (
+                json!({ "sub": "s", "user_id": "u", "id": "i", "exp": exp }),
+                "s",
+            ),
             (json!({ "user_id": "u", "id": "i", "exp": exp }), "u"),
             (json!({ "id": "i", "exp": exp }), "i"),
             (json!({ "sub": null, "id": "i", "exp": exp }), "i"),
@@ -319,7 +352,10 @@ mod tests {
             json!({ "sub": "ünicode", "exp": exp }),
             json!({ "sub": long, "exp": exp }),
         ] {
-            assert!(verify(&sign(claims.clone()), &key(), now()).is_err(), "{claims}");
+            assert!(
+                verify(&sign(claims.clone()), &key(), now()).is_err(),
+                "{claims}"
+            );
         }
     }
 
@@ -343,7 +379,14 @@ mod tests {
     fn the_authorization_header_must_be_a_nonempty_bearer_token() {
         assert_eq!(bearer_token(Some("Bearer abc")).unwrap(), "abc");
         assert_eq!(bearer_token(Some("bearer  abc ")).unwrap(), "abc");
-        for header in [None, Some(""), Some("Bearer"), Some("Bearer "), Some("Basic abc"), Some("abc")] {
+        for header in [
+            None,
+            Some(""),
+            Some("Bearer"),
+            Some("Bearer "),
+            Some("Basic abc"),
+            Some("abc"),
+        ] {
             assert!(bearer_token(header).is_err(), "{header:?}");
         }
         let huge = format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES));

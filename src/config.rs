@@ -35,11 +35,21 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 mod tests {
     use super::*;
 
     fn lookup(value: Option<&str>) -> impl Fn(&str) -> Option<String> + '_ {
-        move |name| (name == SECRET_VAR).then(|| value.map(str::to_owned)).flatten()
+        move |name| {
+            (name == SECRET_VAR)
+                .then(|| value.map(str::to_owned))
+                .flatten()
+        }
     }
 
     #[test]

@@ -78,17 +78,16 @@ where
         let socket = hyperdrive
             .connect()
             .map_err(|err| ApiError::DatabaseUnavailable(format!("socket: {err}")))?;
-        let (client, connection) = config
-            .connect_raw(socket, NoTls)
-            .await
-            .map_err(classify)?;
+        let (client, connection) = config.connect_raw(socket, NoTls).await.map_err(classify)?;
         // `work` owns the client and drops it when done, which makes `connection` send
         // Terminate and finish: joining the two closes the connection before we return.
         let (result, closed) = future::join(work(client), connection).await;
         if let Err(err) = closed {
             // The work's own result already reflects a broken connection; note it for the log.
-            worker::console_warn!("{{\"level\":\"warn\",\"event\":\"db_connection_error\",\"cause\":{}}}",
-                serde_json::Value::from(describe(&err)));
+            worker::console_warn!(
+                "{{\"level\":\"warn\",\"event\":\"db_connection_error\",\"cause\":{}}}",
+                serde_json::Value::from(describe(&err))
+            );
         }
         result
     };
@@ -135,7 +134,8 @@ fn is_email_conflict(err: &tokio_postgres::Error) -> bool {
 }
 
 fn task_from(row: &Row) -> Result<Task, ApiError> {
-    let read = |err: tokio_postgres::Error| ApiError::Internal(format!("reading a task row: {err}"));
+    let read =
+        |err: tokio_postgres::Error| ApiError::Internal(format!("reading a task row: {err}"));
     Ok(Task {
         id: row.try_get("id").map_err(read)?,
         user_id: row.try_get("user_id").map_err(read)?,
@@ -148,7 +148,9 @@ fn task_from(row: &Row) -> Result<Task, ApiError> {
 }
 
 fn one_task(row: Option<Row>) -> Result<Task, ApiError> {
-    row.as_ref().map(task_from).unwrap_or(Err(ApiError::TaskNotFound))
+    row.as_ref()
+        .map(task_from)
+        .unwrap_or(Err(ApiError::TaskNotFound))
 }
 
 /// Answers the health check.
@@ -189,7 +191,11 @@ pub async fn get_task(client: &Client, user_id: &str, id: Uuid) -> Result<Task, 
 }
 
 /// Creates a task, creating or updating the owner's `users` row in the same statement.
-pub async fn insert_task(client: &Client, who: &Identity, task: &NewTask) -> Result<Task, ApiError> {
+pub async fn insert_task(
+    client: &Client,
+    who: &Identity,
+    task: &NewTask,
+) -> Result<Task, ApiError> {
     let statement = with_user_sync!(
         "insert into tasks (user_id, title, description, completed)
          select $1, $3, $4, $5 from (select count(*) from synced) as s
@@ -290,6 +296,12 @@ pub async fn delete_task(client: &Client, user_id: &str, id: Uuid) -> Result<(),
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 mod tests {
     use super::*;
 

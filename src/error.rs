@@ -121,6 +121,12 @@ impl From<worker::Error> for ApiError {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 mod tests {
     use super::*;
 
@@ -137,7 +143,11 @@ mod tests {
                 "method_not_allowed",
             ),
             (ApiError::InvalidJson("eof".into()), 400, "invalid_json"),
-            (ApiError::validation("title", "bad"), 400, "validation_error"),
+            (
+                ApiError::validation("title", "bad"),
+                400,
+                "validation_error",
+            ),
             (
                 ApiError::PayloadTooLarge { limit: 1 },
                 413,

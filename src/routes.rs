@@ -240,7 +240,9 @@ fn authorize(req: &Request, ctx: &Ctx) -> Result<Identity, ApiError> {
     let header = req.headers().get("Authorization")?;
     let token = auth::bearer_token(header.as_deref())?;
     let identity = auth::verify(token, &config.hs256_key, now())?;
-    let path_user = ctx.param("user_id").and_then(|raw| path::decode_segment(raw));
+    let path_user = ctx
+        .param("user_id")
+        .and_then(|raw| path::decode_segment(raw));
     if path_user.as_deref() != Some(identity.user_id.as_str()) {
         return Err(ApiError::Forbidden);
     }
@@ -334,6 +336,12 @@ fn with_common_headers(mut response: Response, request_id: &str) -> worker::Resu
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 mod tests {
     use super::*;
 

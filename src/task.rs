@@ -82,8 +82,16 @@ impl NewTask {
         };
         Ok(NewTask {
             title,
-            description: fields.get("description").map(description).transpose()?.flatten(),
-            completed: fields.get("completed").map(completed).transpose()?.unwrap_or(false),
+            description: fields
+                .get("description")
+                .map(description)
+                .transpose()?
+                .flatten(),
+            completed: fields
+                .get("completed")
+                .map(completed)
+                .transpose()?
+                .unwrap_or(false),
         })
     }
 }
@@ -210,7 +218,12 @@ fn no_nul(field: &'static str, text: &str) -> Result<(), ApiError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -231,16 +244,26 @@ mod tests {
         let task = NewTask::parse(&body(json!({ "title": "  Buy milk \n" }))).unwrap();
         assert_eq!(
             task,
-            NewTask { title: "Buy milk".into(), description: None, completed: false }
+            NewTask {
+                title: "Buy milk".into(),
+                description: None,
+                completed: false
+            }
         );
     }
 
     #[test]
     fn title_length_counts_characters_not_bytes() {
         let ok = "é".repeat(255);
-        assert_eq!(NewTask::parse(&body(json!({ "title": ok }))).unwrap().title, ok);
+        assert_eq!(
+            NewTask::parse(&body(json!({ "title": ok }))).unwrap().title,
+            ok
+        );
         let long = "é".repeat(256);
-        assert_eq!(field_of(NewTask::parse(&body(json!({ "title": long })))), "title");
+        assert_eq!(
+            field_of(NewTask::parse(&body(json!({ "title": long })))),
+            "title"
+        );
         // Whitespace around a 255-character title does not count.
         let padded = format!("  {}  ", "a".repeat(255));
         assert!(NewTask::parse(&body(json!({ "title": padded }))).is_ok());
@@ -248,17 +271,28 @@ mod tests {
 
     #[test]
     fn create_rejects_bad_titles_naming_the_field() {
-        for bad in [json!({}), json!({ "title": "" }), json!({ "title": " \t\n " }),
-                    json!({ "title": null }), json!({ "title": 5 }), json!({ "title": ["a"] }),
-                    json!({ "title": "a\u{0}b" })] {
-            assert_eq!(field_of(NewTask::parse(&body(bad.clone()))), "title", "{bad}");
+        for bad in [
+            json!({}),
+            json!({ "title": "" }),
+            json!({ "title": " \t\n " }),
+            json!({ "title": null }),
+            json!({ "title": 5 }),
+            json!({ "title": ["a"] }),
+            json!({ "title": "a\u{0}b" }),
+        ] {
+            assert_eq!(
+                field_of(NewTask::parse(&body(bad.clone()))),
+                "title",
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn description_is_an_optional_string_of_at_most_10000_characters() {
         let at_limit = "d".repeat(10_000);
-        let parsed = NewTask::parse(&body(json!({ "title": "t", "description": at_limit }))).unwrap();
+        let parsed =
+            NewTask::parse(&body(json!({ "title": "t", "description": at_limit }))).unwrap();
         assert_eq!(parsed.description.map(|d| d.len()), Some(10_000));
         let null = NewTask::parse(&body(json!({ "title": "t", "description": null }))).unwrap();
         assert_eq!(null.description, None);
@@ -290,9 +324,22 @@ mod tests {
 
     #[test]
     fn bodies_that_are_not_json_objects_are_invalid_json() {
-        for raw in ["", "   ", "not json", "[]", "[{\"title\":\"t\"}]", "\"t\"", "null", "1", "{\"title\":"] {
+        for raw in [
+            "",
+            "   ",
+            "not json",
+            "[]",
+            "[{\"title\":\"t\"}]",
+            "\"t\"",
+            "null",
+            "1",
+            "{\"title\":",
+        ] {
             assert!(
-                matches!(NewTask::parse(raw.as_bytes()), Err(ApiError::InvalidJson(_))),
+                matches!(
+                    NewTask::parse(raw.as_bytes()),
+                    Err(ApiError::InvalidJson(_))
+                ),
                 "{raw:?}"
             );
         }
@@ -301,11 +348,22 @@ mod tests {
     #[test]
     fn put_keeps_absent_fields_and_clears_a_null_description() {
         let changes = TaskChanges::parse(&body(json!({ "description": null }))).unwrap();
-        assert_eq!(changes, TaskChanges { description: Some(None), ..Default::default() });
-        let changes = TaskChanges::parse(&body(json!({ "title": " x ", "completed": true }))).unwrap();
         assert_eq!(
             changes,
-            TaskChanges { title: Some("x".into()), completed: Some(true), description: None }
+            TaskChanges {
+                description: Some(None),
+                ..Default::default()
+            }
+        );
+        let changes =
+            TaskChanges::parse(&body(json!({ "title": " x ", "completed": true }))).unwrap();
+        assert_eq!(
+            changes,
+            TaskChanges {
+                title: Some("x".into()),
+                completed: Some(true),
+                description: None
+            }
         );
     }
 
@@ -314,7 +372,10 @@ mod tests {
         for empty in [json!({}), json!({ "id": "x", "updated_at": "y" })] {
             assert_eq!(field_of(TaskChanges::parse(&body(empty))), "body");
         }
-        assert_eq!(field_of(TaskChanges::parse(&body(json!({ "title": "" })))), "title");
+        assert_eq!(
+            field_of(TaskChanges::parse(&body(json!({ "title": "" })))),
+            "title"
+        );
     }
 
     #[test]
@@ -322,11 +383,23 @@ mod tests {
         assert_eq!(Completion::parse(b"").unwrap(), Completion::Toggle);
         assert_eq!(Completion::parse(b" \n").unwrap(), Completion::Toggle);
         assert_eq!(Completion::parse(b"{}").unwrap(), Completion::Toggle);
-        assert_eq!(Completion::parse(br#"{"completed":true}"#).unwrap(), Completion::Set(true));
-        assert_eq!(Completion::parse(br#"{"completed":false}"#).unwrap(), Completion::Set(false));
-        assert_eq!(field_of(Completion::parse(br#"{"completed":"yes"}"#)), "completed");
+        assert_eq!(
+            Completion::parse(br#"{"completed":true}"#).unwrap(),
+            Completion::Set(true)
+        );
+        assert_eq!(
+            Completion::parse(br#"{"completed":false}"#).unwrap(),
+            Completion::Set(false)
+        );
+        assert_eq!(
+            field_of(Completion::parse(br#"{"completed":"yes"}"#)),
+            "completed"
+        );
         assert_eq!(field_of(Completion::parse(br#"{"title":"x"}"#)), "title");
-        assert!(matches!(Completion::parse(b"[true]"), Err(ApiError::InvalidJson(_))));
+        assert!(matches!(
+            Completion::parse(b"[true]"),
+            Err(ApiError::InvalidJson(_))
+        ));
     }
 
     #[test]

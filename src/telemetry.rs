@@ -46,7 +46,12 @@ pub fn usable_ray(ray: Option<&str>) -> Option<&str> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 mod tests {
     use super::*;
 
@@ -90,7 +95,10 @@ mod tests {
 
     #[test]
     fn only_well_formed_ray_ids_are_reused() {
-        assert_eq!(usable_ray(Some("8f1c2a3b4d5e6f70-AMS")), Some("8f1c2a3b4d5e6f70-AMS"));
+        assert_eq!(
+            usable_ray(Some("8f1c2a3b4d5e6f70-AMS")),
+            Some("8f1c2a3b4d5e6f70-AMS")
+        );
         assert_eq!(usable_ray(Some("")), None);
         assert_eq!(usable_ray(Some("a\"b")), None);
         assert_eq!(usable_ray(Some(&"a".repeat(65))), None);

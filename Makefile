@@ -1,0 +1,50 @@
+# The two commands: `make dev` serves the API locally, `make test` runs everything CI checks.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ENV := source scripts/env.sh
+
+.PHONY: help dev token test setup build fmt lint unit integration deploy-check migrate clean
+
+help:
+	@echo "make dev                  serve the API on 127.0.0.1:\$${PORT:-8787} (embedded PostgreSQL unless DATABASE_URL is set)"
+	@echo "make token USER_ID=<id>   mint a dev token (EMAIL=, TTL= seconds optional)"
+	@echo "make test                 fmt, clippy (host + wasm32), unit tests, integration tests, deploy dry run"
+	@echo "make migrate              apply migrations/ to DATABASE_URL"
+
+dev:
+	@bash scripts/dev.sh
+
+token:
+	@$(ENV); node scripts/token.mjs $(USER_ID)
+
+test: setup fmt lint unit build integration deploy-check
+	@echo "make test: all checks passed"
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	@bash scripts/build.sh
+
+fmt:
+	cargo fmt --all -- --check
+
+lint: setup
+	cargo clippy --all-targets --locked -- -D warnings
+	cargo clippy --lib --locked --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	@if cargo nextest --version >/dev/null 2>&1; then cargo nextest run --locked; else cargo test --locked; fi
+
+integration: build
+	@$(ENV); node --test --test-reporter=spec tests/integration/main.test.mjs
+
+deploy-check: build
+	@$(ENV); wrangler deploy --dry-run --outdir dist
+
+migrate: setup
+	@test -n "$$DATABASE_URL" || { echo "set DATABASE_URL"; exit 2; }
+	@$(ENV); dbmate --url "$$(node scripts/dburl.mjs migrate "$$DATABASE_URL")" --migrations-dir migrations --no-dump-schema up
+
+clean:
+	rm -rf build dist target .wrangler
