@@ -41,6 +41,17 @@ describe("routing", () => {
     assert.equal(response.headers.get("allow"), "GET, HEAD, POST");
   });
 
+  it("answers HEAD wherever GET is allowed, without a body", async () => {
+    const user = newUser(suite.base);
+    for (const url of [`${suite.base}/health`, user.tasksUrl]) {
+      const response = await user.request("HEAD", url);
+      assert.equal(response.status, 200, url);
+      assert.equal(await response.text(), "");
+    }
+    await expectError(await fetch(user.tasksUrl, { method: "GET" }), 401, "unauthorized");
+    assert.equal((await fetch(user.tasksUrl, { method: "HEAD" })).status, 401);
+  });
+
   it("gives every response a request id, reusing cf-ray when present", async () => {
     const plain = await fetch(`${suite.base}/nope`);
     assert.match(plain.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
