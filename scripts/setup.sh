@@ -50,9 +50,11 @@ if [ "$node_major" -lt 22 ] && [ "$("$TOOLS_DIR/node/bin/node" --version 2>/dev/
   rm -rf "$tmp"
 fi
 
-# npm ci is exact and fast when node_modules already matches the lock file.
-if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.lock-stamp; then
+# `npm install` rather than `npm ci`: npm leaves the other platforms' optional binaries of
+# dbmate out of the lock file and `npm ci` then refuses it; `install` still takes the locked
+# versions. Skipped when node_modules already matches the lock file.
+if [ ! -f node_modules/.lock-stamp ] || ! cmp -s package-lock.json node_modules/.lock-stamp; then
   log "installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.lock-stamp
 fi

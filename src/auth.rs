@@ -135,12 +135,6 @@ fn is_usable_email(email: &str) -> bool {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use super::*;
     use jwt_compact::{alg::Hs512, Claims, Header};

@@ -296,12 +296,6 @@ pub async fn delete_task(client: &Client, user_id: &str, id: Uuid) -> Result<(),
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use super::*;
 

@@ -36,12 +36,6 @@ pub fn parse_task_id(raw: &str) -> Result<Uuid, ApiError> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use super::*;
 

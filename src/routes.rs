@@ -180,7 +180,11 @@ async fn tasks(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, Api
                 db::insert_task(&client, &who, &new_task).await
             })
             .await?;
-            json(201, &task)
+            let mut response = json(201, &task)?;
+            // User ids are limited to characters that are safe in a path segment.
+            let location = format!("/api/{}/tasks/{}", task.user_id, task.id);
+            response.headers_mut().set("Location", &location)?;
+            Ok(response)
         }
         _ => Err(ApiError::MethodNotAllowed { allow: route.allow }),
     }
@@ -336,12 +340,6 @@ fn with_common_headers(mut response: Response, request_id: &str) -> worker::Resu
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use super::*;
 

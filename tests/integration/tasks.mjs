@@ -31,6 +31,7 @@ describe("POST /api/{user_id}/tasks", () => {
     assert.equal(task.description, null);
     assert.equal(task.completed, false);
     assert.equal(task.created_at, task.updated_at);
+    assert.equal(response.headers.get("location"), `/api/${user.id}/tasks/${task.id}`);
     const stored = await user.request("GET", `${user.tasksUrl}/${task.id}`);
     assert.deepEqual(await stored.json(), task);
   });
