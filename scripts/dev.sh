@@ -45,7 +45,7 @@ if [ -n "${DATABASE_URL:-}" ]; then
 else
   mkdir -p .data
   log "starting the embedded PostgreSQL (PGlite) on 127.0.0.1:$PGLITE_PORT, data in .data/pglite"
-  pglite-server -d .data/pglite -h 127.0.0.1 -p "$PGLITE_PORT" -m 16 &
+  pglite-server -d .data/pglite -h 127.0.0.1 -p "$PGLITE_PORT" -m 100 &
   pids+=($!)
   database_url="postgres://postgres:postgres@127.0.0.1:$PGLITE_PORT/postgres"
 fi

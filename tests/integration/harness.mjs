@@ -63,7 +63,7 @@ async function startEmbedded() {
   const port = await freePort();
   const child = spawn(
     path.join(root, "node_modules/.bin/pglite-server"),
-    ["-d", dataDir, "-p", String(port), "-h", "127.0.0.1", "-m", "16"],
+    ["-d", dataDir, "-p", String(port), "-h", "127.0.0.1", "-m", "100"],
     { stdio: ["ignore", "ignore", "inherit"] },
   );
   const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres?sslmode=disable`;
