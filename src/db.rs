@@ -67,7 +67,9 @@ where
     Fut: Future<Output = Result<T, ApiError>>,
 {
     let exchange = async {
-        let hyperdrive = env.hyperdrive(HYPERDRIVE_BINDING)?;
+        let hyperdrive = env
+            .hyperdrive(HYPERDRIVE_BINDING)
+            .map_err(|_| ApiError::Misconfigured("the HYPERDRIVE binding is missing"))?;
         let mut config = PgConfig::new();
         config
             .user(hyperdrive.user())
@@ -84,10 +86,12 @@ where
         let (result, closed) = future::join(work(client), connection).await;
         if let Err(err) = closed {
             // The work's own result already reflects a broken connection; note it for the log.
-            worker::console_warn!(
-                "{{\"level\":\"warn\",\"event\":\"db_connection_error\",\"cause\":{}}}",
-                serde_json::Value::from(describe(&err))
-            );
+            let line = serde_json::json!({
+                "level": "warn",
+                "msg": "database connection error",
+                "cause": describe(&err),
+            });
+            worker::console_warn!("{line}");
         }
         result
     };

@@ -132,8 +132,8 @@ async fn not_found(ctx: Ctx) -> worker::Result<Response> {
 
 // --- handlers -------------------------------------------------------------------------------
 
-async fn health(_req: Request, ctx: Ctx, route: Route) -> Result<Response, ApiError> {
-    if !matches!(_req.method(), Method::Get | Method::Head) {
+async fn health(req: Request, ctx: Ctx, route: Route) -> Result<Response, ApiError> {
+    if !matches!(req.method(), Method::Get | Method::Head) {
         return Err(ApiError::MethodNotAllowed { allow: route.allow });
     }
     #[derive(Serialize)]
