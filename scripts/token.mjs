@@ -35,12 +35,13 @@ export function readSecret(devVarsPath = ".dev.vars") {
   return undefined;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "--print-secret") {
+const isMain = process.argv[1] === fileURLToPath(import.meta.url);
+if (isMain && process.argv[2] === "--print-secret") {
   // For scripts/dev.sh: the secret the dev server will use, if one is configured.
   const secret = readSecret();
   if (!secret) process.exit(1);
   console.log(secret);
-} else if (process.argv[1] === fileURLToPath(import.meta.url)) {
+} else if (isMain) {
   const userId = process.env.USER_ID || process.argv[2];
   const secret = readSecret();
   if (!userId || !secret) {

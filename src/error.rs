@@ -114,12 +114,6 @@ impl ApiError {
     }
 }
 
-impl From<worker::Error> for ApiError {
-    fn from(err: worker::Error) -> Self {
-        ApiError::Internal(format!("worker: {err}"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,13 @@
 //! The route table and the handlers: the worker-facing shell around the pure core.
 //!
-//! | Method          | Path                                 | Success                     |
-//! |-----------------|--------------------------------------|-----------------------------|
-//! | GET             | `/health`                            | 200 / 503 database status   |
-//! | GET, POST       | `/api/{user_id}/tasks`               | 200 list, 201 created       |
-//! | GET, PUT, DELETE| `/api/{user_id}/tasks/{id}`          | 200 task, 200 task, 204     |
-//! | PATCH           | `/api/{user_id}/tasks/{id}/complete` | 200 task                    |
+//! | Method                 | Path                                 | Success                   |
+//! |------------------------|--------------------------------------|---------------------------|
+//! | GET, HEAD              | `/health`                            | 200 / 503 database status |
+//! | GET, HEAD, POST        | `/api/{user_id}/tasks`               | 200 list, 201 created     |
+//! | GET, HEAD, PUT, DELETE | `/api/{user_id}/tasks/{id}`          | 200 task, 200 task, 204   |
+//! | PATCH                  | `/api/{user_id}/tasks/{id}/complete` | 200 task                  |
+//!
+//! Every route also answers OPTIONS (204 with `Allow`) and other methods with a JSON 405.
 //!
 //! Every handler runs the cheapest rejection first: route and method, then configuration and
 //! the token (401), then the path's user (403), then path and body validation (400/413), and
@@ -296,6 +298,14 @@ fn request_id(req: &Request) -> String {
     match usable_ray(ray.as_deref()) {
         Some(ray) => ray.to_owned(),
         None => Uuid::new_v4().to_string(),
+    }
+}
+
+/// Platform failures (headers, body streams) are server faults, kept out of `error.rs` so the
+/// error model stays free of Workers types.
+impl From<worker::Error> for ApiError {
+    fn from(err: worker::Error) -> Self {
+        ApiError::Internal(format!("worker: {err}"))
     }
 }
 

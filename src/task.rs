@@ -63,6 +63,19 @@ pub enum Completion {
 }
 
 impl Completion {
+    /// `{"completed": bool}` sets the flag; an empty body (or `{}`) toggles it.
+    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Completion::Toggle);
+        }
+        let fields = parse_object(body)?;
+        check_fields(&fields, &["completed"])?;
+        Ok(match fields.get("completed") {
+            Some(value) => Completion::Set(completed(value)?),
+            None => Completion::Toggle,
+        })
+    }
+
     /// The value to store, given the current one (`None` means toggle in SQL).
     pub fn as_option(self) -> Option<bool> {
         match self {
@@ -112,21 +125,6 @@ impl TaskChanges {
             ));
         }
         Ok(changes)
-    }
-}
-
-impl Completion {
-    /// `{"completed": bool}` sets the flag; an empty body (or `{}`) toggles it.
-    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Completion::Toggle);
-        }
-        let fields = parse_object(body)?;
-        check_fields(&fields, &["completed"])?;
-        Ok(match fields.get("completed") {
-            Some(value) => Completion::Set(completed(value)?),
-            None => Completion::Toggle,
-        })
     }
 }
 

@@ -3,7 +3,7 @@
 // and recovery.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { hyperdriveUrl, newUser, startProxy, startWorker } from "./harness.mjs";
+import { forHyperdrive, newUser, startProxy, startWorker } from "./harness.mjs";
 import { expectError, suite } from "./context.mjs";
 
 const LIMIT_MS = 2000;
@@ -19,7 +19,7 @@ describe("database faults", () => {
   let proxy, worker;
   before(async () => {
     proxy = await startProxy(suite.db.url);
-    worker = await startWorker({ databaseUrl: hyperdriveUrl(suite.db.url, { port: proxy.port }) });
+    worker = await startWorker({ databaseUrl: forHyperdrive(suite.db.url, { port: proxy.port }) });
   });
   after(async () => {
     await worker?.dispose();

@@ -14,6 +14,9 @@ import { promisify } from "node:util";
 import { Miniflare } from "miniflare";
 import pg from "pg";
 import { mintToken } from "../../scripts/token.mjs";
+import { forHyperdrive, forMigrate } from "../../scripts/dburl.mjs";
+
+export { forHyperdrive };
 
 const root = path.resolve(import.meta.dirname, "../..");
 const run = promisify(execFile);
@@ -23,7 +26,7 @@ export const SECRET = crypto.randomBytes(32).toString("base64url");
 /** Applies migrations/ with dbmate, the same tool and files as `make dev` and production. */
 export async function migrate(databaseUrl) {
   await run(path.join(root, "node_modules/.bin/dbmate"), [
-    "--url", databaseUrl, "--migrations-dir", path.join(root, "migrations"),
+    "--url", forMigrate(databaseUrl), "--migrations-dir", path.join(root, "migrations"),
     "--no-dump-schema", "--wait", "--wait-timeout", "20s", "up",
   ]);
 }
@@ -115,19 +118,6 @@ export async function startDatabase() {
       await server.stop();
     },
   };
-}
-
-/** The connection string as Hyperdrive's local mode wants it: explicit user and password. */
-export function hyperdriveUrl(url, { port } = {}) {
-  const parsed = new URL(url);
-  if (!parsed.username) parsed.username = "postgres";
-  if (!parsed.password) parsed.password = "postgres";
-  if (port) {
-    parsed.hostname = "127.0.0.1";
-    parsed.port = String(port);
-  }
-  parsed.search = "";
-  return parsed.toString();
 }
 
 /** Runs the built worker (build/) in workerd. `bindings` replaces the default secret. */

@@ -2,12 +2,12 @@
 // build): one database and one worker for every suite, a fresh user per test.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { hyperdriveUrl, startDatabase, startWorker } from "./harness.mjs";
+import { forHyperdrive, startDatabase, startWorker } from "./harness.mjs";
 import { suite } from "./context.mjs";
 
 before(async () => {
   suite.db = await startDatabase();
-  suite.worker = await startWorker({ databaseUrl: hyperdriveUrl(suite.db.url) });
+  suite.worker = await startWorker({ databaseUrl: forHyperdrive(suite.db.url) });
   suite.base = suite.worker.url;
 });
 

@@ -1,7 +1,7 @@
 // Health, routing errors, request ids, and failing closed without a usable secret.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { hyperdriveUrl, newUser, startWorker } from "./harness.mjs";
+import { forHyperdrive, newUser, startWorker } from "./harness.mjs";
 import { expectError, suite } from "./context.mjs";
 
 describe("health", () => {
@@ -76,7 +76,7 @@ for (const [name, bindings] of [
   describe(`with the secret ${name}`, () => {
     let worker;
     before(async () => {
-      worker = await startWorker({ databaseUrl: hyperdriveUrl(suite.db.url), bindings });
+      worker = await startWorker({ databaseUrl: forHyperdrive(suite.db.url), bindings });
     });
     after(() => worker.dispose());
 
