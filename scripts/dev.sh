@@ -4,7 +4,10 @@
 #
 #   DATABASE_URL          use this database (local PostgreSQL or Neon); otherwise an embedded
 #                         PostgreSQL (PGlite) with its data in .data/pglite, kept across runs
-#   BETTER_AUTH_SECRET    the HS256 secret; otherwise .dev.vars; otherwise one is generated there
+#   BETTER_AUTH_SECRET    the HS256 secret; otherwise .dev.vars
+#   BETTER_AUTH_URL       a Better Auth server whose JWKS-signed tokens to accept (likewise
+#                         BETTER_AUTH_JWKS_URL, BETTER_AUTH_JWKS, JWT_ISSUER, JWT_AUDIENCE)
+#                         With none of these anywhere, an HS256 secret is generated into .dev.vars.
 #   PORT                  the API's port (8787); PGLITE_PORT the embedded database's (54329)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,17 +29,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# --- secret ---------------------------------------------------------------------------------
+# --- auth -----------------------------------------------------------------------------------
 secret=$(node scripts/token.mjs --print-secret 2>/dev/null || true)
-if [ -z "$secret" ]; then
-  log "no BETTER_AUTH_SECRET in the environment or .dev.vars: generating one into .dev.vars"
+auth_env=$(node scripts/token.mjs --auth-env)
+if [ -z "$secret" ] && ! grep -qE "^BETTER_AUTH_(URL|JWKS_URL|JWKS)='.+'" <<<"$auth_env"; then
+  log "no BETTER_AUTH_SECRET or BETTER_AUTH_URL in the environment or .dev.vars: generating a secret into .dev.vars"
   secret=$(node -e 'console.log(require("crypto").randomBytes(48).toString("base64url"))')
   printf 'BETTER_AUTH_SECRET=%s\n' "$secret" >> .dev.vars
   chmod 600 .dev.vars
+  auth_env=$(node scripts/token.mjs --auth-env)
 fi
+better_auth_url=$(node -e 'import("./scripts/token.mjs").then((m) => console.log(m.readDevVar("BETTER_AUTH_URL") ?? ""))')
 # Handed to wrangler through a private file, never on a command line.
 umask 077
-printf 'BETTER_AUTH_SECRET=%s\n' "$secret" > "$runtime_dir/vars.env"
+printf '%s\n' "$auth_env" > "$runtime_dir/vars.env"
 
 # --- database -------------------------------------------------------------------------------
 if [ -n "${DATABASE_URL:-}" ]; then
@@ -69,18 +75,32 @@ for _ in $(seq 1 600); do
   sleep 0.5
 done
 
-user=${DEV_USER_ID:-dev-user}
-token=$(BETTER_AUTH_SECRET=$secret node scripts/token.mjs "$user")
-cat >&2 <<MSG
+printf '\n  The task API is up on http://127.0.0.1:%s (Ctrl-C stops it and everything it started).\n' "$PORT" >&2
+if [ -n "$secret" ]; then
+  user=${DEV_USER_ID:-dev-user}
+  token=$(BETTER_AUTH_SECRET=$secret node scripts/token.mjs "$user")
+  cat >&2 <<MSG
 
-  The task API is up on http://127.0.0.1:$PORT (Ctrl-C stops it and everything it started).
-  A token for user '$user', valid for an hour (make token USER_ID=… mints more):
+  HS256 tokens signed with BETTER_AUTH_SECRET are accepted. One for user '$user', valid for an
+  hour (make token USER_ID=… mints more):
 
   curl -s -X POST http://127.0.0.1:$PORT/api/$user/tasks \\
     -H "Authorization: Bearer $token" \\
     -H 'Content-Type: application/json' -d '{"title":"Try the API"}'
 
   curl -s http://127.0.0.1:$PORT/api/$user/tasks -H "Authorization: Bearer $token"
-
 MSG
+fi
+if [ -n "$better_auth_url" ]; then
+  cat >&2 <<MSG
+
+  Better Auth tokens are accepted, verified with the JWKS of $better_auth_url.
+  Sign in there and take a token from its jwt plugin, e.g.:
+
+  curl -s -c jar -X POST $better_auth_url/api/auth/sign-in/email \\
+    -H 'Content-Type: application/json' -d '{"email":"you@example.com","password":"…"}'
+  curl -s -b jar $better_auth_url/api/auth/token      # {"token":"…"}; "sub" is your user id
+MSG
+fi
+echo >&2
 wait "${pids[-1]}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Mints an HS256 token the worker accepts, signed with BETTER_AUTH_SECRET (environment, else
 // .dev.vars). Used by `make token USER_ID=…`, by `make dev`'s ready-to-paste curl and by the
-// integration tests.
+// integration tests. `--auth-env` prints the worker's auth variables for `make dev`.
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -24,19 +24,47 @@ export function mintToken({ userId, secret, email, ttlSeconds = 3600, extra = {}
   return signToken(claims, secret);
 }
 
-/** The secret from the environment, else from .dev.vars in the working directory. */
-export function readSecret(devVarsPath = ".dev.vars") {
-  if (process.env.BETTER_AUTH_SECRET) return process.env.BETTER_AUTH_SECRET;
+/** The worker variables that configure authentication (see the README). */
+export const AUTH_VARS = [
+  "BETTER_AUTH_SECRET",
+  "BETTER_AUTH_URL",
+  "BETTER_AUTH_JWKS_URL",
+  "BETTER_AUTH_JWKS",
+  "JWT_ISSUER",
+  "JWT_AUDIENCE",
+];
+
+/** A variable from the environment (even when empty: `JWT_ISSUER=` means "no check"), else
+ *  from .dev.vars in the working directory; undefined when neither has it. */
+export function readDevVar(name, devVarsPath = ".dev.vars") {
+  if (process.env[name] !== undefined) return process.env[name];
   if (!fs.existsSync(devVarsPath)) return undefined;
   for (const line of fs.readFileSync(devVarsPath, "utf8").split(/\r?\n/)) {
-    const match = line.match(/^\s*BETTER_AUTH_SECRET\s*=\s*(.*?)\s*$/);
-    if (match) return match[1].replace(/^(["'])(.*)\1$/, "$2");
+    const match = line.match(/^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/);
+    if (match && match[1] === name) return match[2].replace(/^(["'])(.*)\1$/, "$2");
   }
   return undefined;
 }
 
+/** The HS256 secret, if one is configured. */
+export function readSecret(devVarsPath = ".dev.vars") {
+  return readDevVar("BETTER_AUTH_SECRET", devVarsPath) || undefined;
+}
+
 const isMain = process.argv[1] === fileURLToPath(import.meta.url);
-if (isMain && process.argv[2] === "--print-secret") {
+if (isMain && process.argv[2] === "--auth-env") {
+  // For scripts/dev.sh: every configured auth variable as a dotenv line for wrangler's
+  // --env-file. Single quotes keep inline JWKS JSON literal.
+  for (const name of AUTH_VARS) {
+    const value = readDevVar(name);
+    if (value === undefined) continue;
+    if (/['\n]/.test(value)) {
+      console.error(`${name} contains a quote or newline; put it on one line without single quotes`);
+      process.exit(2);
+    }
+    console.log(`${name}='${value}'`);
+  }
+} else if (isMain && process.argv[2] === "--print-secret") {
   // For scripts/dev.sh: the secret the dev server will use, if one is configured.
   const secret = readSecret();
   if (!secret) process.exit(1);

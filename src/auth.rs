@@ -1,18 +1,25 @@
 //! Bearer-token authentication: pure functions, unit-tested with an injected clock.
 //!
-//! Only HS256 is accepted, checked with `BETTER_AUTH_SECRET`. The algorithm is fixed here, never
-//! taken from the token header (so `none`, HS384/HS512 and asymmetric algorithms are refused).
-//! `exp` is required, `nbf` honoured when present, both with [`LEEWAY_SECONDS`] of clock skew.
+//! Two verifiers, never mixed (RFC 8725 §2.1, algorithm confusion): a token whose header says
+//! HS256 is checked only against `BETTER_AUTH_SECRET`; a token naming one of
+//! [`SUPPORTED_ALGORITHMS`] is checked only against the JWKS key its `kid` names, whose own
+//! algorithm must match. Anything else (`none`, HS384, ES512, ...) is refused before any key
+//! is looked up. `exp` is required, `nbf` honoured when present, both with [`LEEWAY_SECONDS`]
+//! of clock skew; `iss` and `aud` are checked when the configuration expects values.
 
 use chrono::{DateTime, Duration, Utc};
 use jwt_compact::{
     alg::{Hs256, Hs256Key},
-    AlgorithmExt, TimeOptions, UntrustedToken, ValidationError,
+    AlgorithmExt, Claims, TimeOptions, Token, UntrustedToken, ValidationError,
 };
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::{
+    config::Expect,
+    error::ApiError,
+    jwks::{KeySet, SUPPORTED_ALGORITHMS},
+};
 
 /// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECONDS: i64 = 60;
@@ -32,7 +39,7 @@ pub struct Identity {
 
 /// The claims this API reads besides the registered time claims. Values are kept loose
 /// (`Value`) so a custom payload with, say, a numeric `id` next to a string `sub` still works.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct UserClaims {
     #[serde(default)]
     sub: Option<Value>,
@@ -42,6 +49,19 @@ struct UserClaims {
     id: Option<Value>,
     #[serde(default)]
     email: Option<Value>,
+    #[serde(default)]
+    iss: Option<Value>,
+    #[serde(default)]
+    aud: Option<Value>,
+}
+
+/// Which verifier a token needs, from its header alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme<'a> {
+    /// HS256 with the shared secret.
+    SharedSecret,
+    /// An asymmetric algorithm with the JWKS key named by `kid`.
+    KeySet { kid: Option<&'a str> },
 }
 
 /// Extracts the token from an `Authorization` header value (`Bearer <token>`).
@@ -66,26 +86,76 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
     Ok(token)
 }
 
+/// Splits a token into its parts without trusting any of them yet.
+pub fn parse(token: &str) -> Result<UntrustedToken<'_>, ApiError> {
+    UntrustedToken::new(token).map_err(|_| ApiError::Unauthorized("the token is malformed"))
+}
+
+/// Which verifier the token's header asks for; algorithms this API never accepts are refused
+/// here, before any key is fetched for them.
+pub fn scheme<'a>(token: &'a UntrustedToken<'_>) -> Result<Scheme<'a>, ApiError> {
+    match token.algorithm() {
+        "HS256" => Ok(Scheme::SharedSecret),
+        alg if SUPPORTED_ALGORITHMS.contains(&alg) => Ok(Scheme::KeySet {
+            kid: token.header().key_id.as_deref(),
+        }),
+        _ => Err(ApiError::Unauthorized(
+            "the token's algorithm is not accepted",
+        )),
+    }
+}
+
 /// Verifies an HS256 token at time `now` and returns the identity it carries.
-pub fn verify(token: &str, key: &Hs256Key, now: DateTime<Utc>) -> Result<Identity, ApiError> {
-    let untrusted =
-        UntrustedToken::new(token).map_err(|_| ApiError::Unauthorized("the token is malformed"))?;
+pub fn verify_hs256(
+    token: &UntrustedToken<'_>,
+    key: &Hs256Key,
+    expect: &Expect,
+    now: DateTime<Utc>,
+) -> Result<Identity, ApiError> {
     let token = Hs256
         .validator::<UserClaims>(key)
-        .validate(&untrusted)
-        .map_err(|err| match err {
-            ValidationError::AlgorithmMismatch { .. } => {
-                ApiError::Unauthorized("the token's algorithm is not accepted")
-            }
-            ValidationError::InvalidSignature
-            | ValidationError::InvalidSignatureLen { .. }
-            | ValidationError::MalformedSignature(_) => {
-                ApiError::Unauthorized("the token's signature is invalid")
-            }
-            _ => ApiError::Unauthorized("the token's claims are malformed"),
-        })?;
+        .validate(token)
+        .map_err(signature_error)?;
+    check_claims(&token, expect, now)
+}
 
-    let claims = token.claims();
+/// Verifies a token signed with a JWKS key at time `now` and returns the identity it carries.
+pub fn verify_with_key_set(
+    token: &UntrustedToken<'_>,
+    keys: &KeySet,
+    expect: &Expect,
+    now: DateTime<Utc>,
+) -> Result<Identity, ApiError> {
+    let key = keys
+        .find(token.header().key_id.as_deref())
+        .ok_or(ApiError::Unauthorized(
+            "the token's signing key is not known",
+        ))?;
+    let token = key.verify::<UserClaims>(token).map_err(signature_error)?;
+    check_claims(&token, expect, now)
+}
+
+fn signature_error(err: ValidationError) -> ApiError {
+    match err {
+        ValidationError::AlgorithmMismatch { .. } => {
+            ApiError::Unauthorized("the token's algorithm is not accepted")
+        }
+        ValidationError::InvalidSignature
+        | ValidationError::InvalidSignatureLen { .. }
+        | ValidationError::MalformedSignature(_) => {
+            ApiError::Unauthorized("the token's signature is invalid")
+        }
+        _ => ApiError::Unauthorized("the token's claims are malformed"),
+    }
+}
+
+/// The checks that follow a valid signature: time, issuer, audience, then the user.
+fn check_claims(
+    token: &Token<UserClaims>,
+    expect: &Expect,
+    now: DateTime<Utc>,
+) -> Result<Identity, ApiError> {
+    let claims: &Claims<UserClaims> = token.claims();
     let time = TimeOptions::new(Duration::seconds(LEEWAY_SECONDS), move || now);
     claims.validate_expiration(&time).map_err(|err| match err {
         ValidationError::NoClaim(_) => ApiError::Unauthorized("the token has no exp claim"),
@@ -96,7 +166,26 @@ pub fn verify(token: &str, key: &Hs256Key, now: DateTime<Utc>) -> Result<Identit
             .validate_maturity(&time)
             .map_err(|_| ApiError::Unauthorized("the token is not valid yet"))?;
     }
-    identity_from(&claims.custom)
+    let custom = &claims.custom;
+    if let Some(issuer) = &expect.issuer {
+        if !matches!(&custom.iss, Some(Value::String(iss)) if iss == issuer) {
+            return Err(ApiError::Unauthorized("the token's issuer is not accepted"));
+        }
+    }
+    if let Some(audience) = &expect.audience {
+        // RFC 7519 §4.1.3: a single string, or an array of which one must match.
+        let matches = match &custom.aud {
+            Some(Value::String(aud)) => aud == audience,
+            Some(Value::Array(auds)) => auds.iter().any(|aud| aud.as_str() == Some(audience)),
+            _ => false,
+        };
+        if !matches {
+            return Err(ApiError::Unauthorized(
+                "the token's audience is not accepted",
+            ));
+        }
+    }
+    identity_from(custom)
 }
 
 /// Applies the claim fallbacks: `sub`, else `user_id`, else `id`. A present but invalid claim
@@ -137,7 +226,8 @@ fn is_usable_email(email: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jwt_compact::{alg::Hs512, Claims, Header};
+    use crate::jwks::fixtures;
+    use jwt_compact::{alg::Hs512, Header};
     use serde_json::json;
 
     const SECRET: &[u8] = b"an-hs256-test-secret-of-more-than-32-bytes";
@@ -187,6 +277,11 @@ mod tests {
         use jwt_compact::{Algorithm, AlgorithmSignature};
         let sig = Hs256.sign(&key(), signing_input.as_bytes());
         format!("{signing_input}.{}", b64(&sig.as_bytes()))
+    }
+
+    /// The HS256 path as the worker runs it, without claim expectations.
+    fn verify(token: &str, key: &Hs256Key, now: DateTime<Utc>) -> Result<Identity, ApiError> {
+        verify_hs256(&parse(token)?, key, &Expect::default(), now)
     }
 
     fn reason(result: Result<Identity, ApiError>) -> &'static str {
@@ -385,5 +480,226 @@ mod tests {
         }
         let huge = format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES));
         assert!(bearer_token(Some(&huge)).is_err());
+    }
+
+    // --- scheme selection, iss/aud, and JWKS verification -----------------------------------
+
+    const ORIGIN: &str = "https://auth.example.com";
+
+    fn expect_origin() -> Expect {
+        Expect {
+            issuer: Some(ORIGIN.into()),
+            audience: Some(ORIGIN.into()),
+        }
+    }
+
+    /// A Better Auth `jwt()` payload: the session user plus registered claims.
+    fn better_auth_claims(extra: Value) -> Value {
+        let mut claims = json!({
+            "id": "kGqZ1sT9a8B3xYw2LmN4oP6rQ7uV0cDe", "sub": "kGqZ1sT9a8B3xYw2LmN4oP6rQ7uV0cDe",
+            "email": "ada@example.com", "name": "Ada", "emailVerified": false,
+            "iat": now().timestamp(), "exp": now().timestamp() + 900,
+            "iss": ORIGIN, "aud": ORIGIN,
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        claims
+    }
+
+    fn jwks_verify(token: &str, keys: &KeySet, expect: &Expect) -> Result<Identity, ApiError> {
+        let token = parse(token)?;
+        assert!(matches!(scheme(&token)?, Scheme::KeySet { .. }));
+        verify_with_key_set(&token, keys, expect, now())
+    }
+
+    fn key_set() -> KeySet {
+        KeySet::parse(&fixtures::jwks(&["ed", "p256", "rsa-rs", "rsa-ps"])).unwrap()
+    }
+
+    #[test]
+    fn the_header_algorithm_picks_the_verifier_or_is_refused_outright() {
+        let scheme_of = |alg: &str, kid: Option<&str>| {
+            let mut header = json!({ "alg": alg });
+            if let Some(kid) = kid {
+                header["kid"] = json!(kid);
+            }
+            let token = format!("{}.{}.c2ln", b64(header.to_string().as_bytes()), b64(b"{}"));
+            scheme(&parse(&token).unwrap()).map(|scheme| match scheme {
+                Scheme::SharedSecret => "secret".to_owned(),
+                Scheme::KeySet { kid } => format!("jwks {kid:?}"),
+            })
+        };
+        assert_eq!(scheme_of("HS256", Some("k")).unwrap(), "secret");
+        assert_eq!(scheme_of("EdDSA", Some("k")).unwrap(), r#"jwks Some("k")"#);
+        for alg in ["ES256", "RS256", "PS256"] {
+            assert_eq!(scheme_of(alg, None).unwrap(), "jwks None");
+        }
+        for alg in [
+            "none", "HS384", "HS512", "ES384", "ES512", "RS384", "PS512", "Ed25519",
+        ] {
+            assert_eq!(
+                reason(scheme_of(alg, Some("k")).map(|_| unreachable!())),
+                "the token's algorithm is not accepted",
+                "{alg}"
+            );
+        }
+    }
+
+    #[test]
+    fn better_auth_tokens_verify_with_each_algorithm() {
+        for (kid, alg) in [
+            ("ed", "EdDSA"),
+            ("p256", "ES256"),
+            ("rsa-rs", "RS256"),
+            ("rsa-ps", "PS256"),
+        ] {
+            let token = fixtures::sign(kid, alg, Some(kid), better_auth_claims(json!({})));
+            let identity = jwks_verify(&token, &key_set(), &expect_origin()).unwrap();
+            assert_eq!(
+                identity.user_id, "kGqZ1sT9a8B3xYw2LmN4oP6rQ7uV0cDe",
+                "{alg}"
+            );
+            assert_eq!(identity.email.as_deref(), Some("ada@example.com"));
+        }
+    }
+
+    #[test]
+    fn an_unknown_kid_is_refused() {
+        let token = fixtures::sign(
+            "ed",
+            "EdDSA",
+            Some("rotated-away"),
+            better_auth_claims(json!({})),
+        );
+        assert_eq!(
+            reason(jwks_verify(&token, &key_set(), &expect_origin())),
+            "the token's signing key is not known"
+        );
+    }
+
+    #[test]
+    fn an_hmac_token_keyed_with_a_published_key_is_refused() {
+        // The classic confusion attack: HS256 over the public key's bytes, naming its kid.
+        let public = fixtures::public_jwk("ed").to_string();
+        let forged_key = Hs256Key::new(public.as_bytes());
+        let claims = Claims::new(better_auth_claims(json!({})));
+        let forged = Hs256
+            .token(&Header::empty().with_key_id("ed"), &claims, &forged_key)
+            .unwrap();
+        let token = parse(&forged).unwrap();
+        // The header routes it to the shared-secret verifier, which has another key...
+        assert_eq!(scheme(&token).unwrap(), Scheme::SharedSecret);
+        assert!(verify_hs256(&token, &key(), &Expect::default(), now()).is_err());
+        // ...and even handed to the key set it fails on the key's own algorithm.
+        assert_eq!(
+            reason(verify_with_key_set(
+                &token,
+                &key_set(),
+                &expect_origin(),
+                now()
+            )),
+            "the token's algorithm is not accepted"
+        );
+    }
+
+    #[test]
+    fn the_issuer_must_match_when_expected() {
+        let keys = key_set();
+        let token = |iss: Value| {
+            let claims = better_auth_claims(json!({ "iss": iss }));
+            fixtures::sign("ed", "EdDSA", Some("ed"), claims)
+        };
+        for bad in [
+            json!("https://evil.example"),
+            json!(null),
+            json!([ORIGIN]),
+            json!(ORIGIN.to_owned() + "/"),
+        ] {
+            assert_eq!(
+                reason(jwks_verify(&token(bad.clone()), &keys, &expect_origin())),
+                "the token's issuer is not accepted",
+                "{bad}"
+            );
+        }
+        let no_issuer = Expect {
+            issuer: None,
+            ..expect_origin()
+        };
+        assert!(jwks_verify(&token(json!("https://evil.example")), &keys, &no_issuer).is_ok());
+    }
+
+    #[test]
+    fn the_audience_may_be_a_string_or_an_array_holding_the_expected_value() {
+        let keys = key_set();
+        let token = |aud: Value| {
+            let claims = better_auth_claims(json!({ "aud": aud }));
+            fixtures::sign("p256", "ES256", Some("p256"), claims)
+        };
+        assert!(jwks_verify(
+            &token(json!(["https://api.example", ORIGIN])),
+            &keys,
+            &expect_origin()
+        )
+        .is_ok());
+        for bad in [
+            json!("https://api.example"),
+            json!(["https://api.example"]),
+            json!([]),
+            json!(null),
+            json!(7),
+        ] {
+            assert_eq!(
+                reason(jwks_verify(&token(bad.clone()), &keys, &expect_origin())),
+                "the token's audience is not accepted",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn hs256_tokens_meet_explicit_expectations_too() {
+        let expect = Expect {
+            issuer: Some("https://issuer.example".into()),
+            audience: None,
+        };
+        let right = sign(claims_with(json!({ "iss": "https://issuer.example" })));
+        let wrong = sign(claims_with(json!({ "iss": "https://other.example" })));
+        assert!(verify_hs256(&parse(&right).unwrap(), &key(), &expect, now()).is_ok());
+        assert_eq!(
+            reason(verify_hs256(
+                &parse(&wrong).unwrap(),
+                &key(),
+                &expect,
+                now()
+            )),
+            "the token's issuer is not accepted"
+        );
+    }
+
+    #[test]
+    fn custom_payloads_follow_the_same_user_rules() {
+        let keys = key_set();
+        let expect = expect_origin();
+        // definePayload without `sub`'s usual companions, getSubject with a prefix.
+        let custom = json!({ "sub": "ba:kGqZ1sT9", "role": "member", "email": null, "id": null });
+        let token = fixtures::sign("ed", "EdDSA", Some("ed"), better_auth_claims(custom));
+        let identity = jwks_verify(&token, &keys, &expect).unwrap();
+        assert_eq!(
+            (identity.user_id.as_str(), identity.email),
+            ("ba:kGqZ1sT9", None)
+        );
+        let bad = json!({ "sub": "has space" });
+        let token = fixtures::sign("ed", "EdDSA", Some("ed"), better_auth_claims(bad));
+        assert_eq!(
+            reason(jwks_verify(&token, &keys, &expect)),
+            "the token's user id is invalid"
+        );
+        let expired = json!({ "exp": now().timestamp() - 61 });
+        let token = fixtures::sign("ed", "EdDSA", Some("ed"), better_auth_claims(expired));
+        assert_eq!(
+            reason(jwks_verify(&token, &keys, &expect)),
+            "the token has expired"
+        );
     }
 }

@@ -28,6 +28,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     /// 500: the worker is deployed without a usable configuration (e.g. no secret).
     Misconfigured(&'static str),
+    /// 503: the token needs a JWKS key, and the key set could neither be fetched nor taken from
+    /// the isolate's cache. `retry_after` (seconds) goes into `Retry-After`.
+    AuthUnavailable { retry_after: u64, cause: String },
     /// 500: the database could not be reached, timed out, or dropped the connection.
     DatabaseUnavailable(String),
     /// 500: any other server fault (an unexpected SQL error, a platform error).
@@ -54,6 +57,7 @@ impl ApiError {
             ApiError::Misconfigured(_)
             | ApiError::DatabaseUnavailable(_)
             | ApiError::Internal(_) => 500,
+            ApiError::AuthUnavailable { .. } => 503,
         }
     }
 
@@ -68,6 +72,7 @@ impl ApiError {
             ApiError::Validation { .. } => "validation_error",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::Misconfigured(_) => "server_misconfigured",
+            ApiError::AuthUnavailable { .. } => "auth_unavailable",
             ApiError::DatabaseUnavailable(_) => "database_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -89,6 +94,9 @@ impl ApiError {
                 format!("request body is larger than {limit} bytes")
             }
             ApiError::Misconfigured(_) => "the server is not configured correctly".into(),
+            ApiError::AuthUnavailable { .. } => {
+                "the keys that verify this token could not be fetched; try again shortly".into()
+            }
             ApiError::DatabaseUnavailable(_) => "the database is unavailable; try again".into(),
             ApiError::Internal(_) => "internal server error".into(),
         }
@@ -108,7 +116,9 @@ impl ApiError {
     pub fn log_cause(&self) -> Option<&str> {
         match self {
             ApiError::Misconfigured(cause) => Some(cause),
-            ApiError::DatabaseUnavailable(cause) | ApiError::Internal(cause) => Some(cause),
+            ApiError::AuthUnavailable { cause, .. }
+            | ApiError::DatabaseUnavailable(cause)
+            | ApiError::Internal(cause) => Some(cause),
             _ => None,
         }
     }
@@ -148,6 +158,14 @@ mod tests {
                 "database_unavailable",
             ),
             (ApiError::Internal("x".into()), 500, "internal_error"),
+            (
+                ApiError::AuthUnavailable {
+                    retry_after: 5,
+                    cause: "x".into(),
+                },
+                503,
+                "auth_unavailable",
+            ),
         ];
         for (err, status, code) in cases {
             assert_eq!(err.status(), status, "{err:?}");
@@ -161,6 +179,10 @@ mod tests {
             ApiError::Internal("relation \"tasks\" does not exist".into()),
             ApiError::DatabaseUnavailable("connection refused 10.0.0.1:5432".into()),
             ApiError::Misconfigured("BETTER_AUTH_SECRET is missing"),
+            ApiError::AuthUnavailable {
+                retry_after: 5,
+                cause: "JWKS fetch from http://10.0.0.2/api/auth/jwks timed out".into(),
+            },
         ] {
             let body = err.body().to_string();
             let cause = err.log_cause().unwrap_or_default();

@@ -22,11 +22,11 @@ use uuid::Uuid;
 use worker::{Date, Env, Headers, Method, Request, Response, RouteContext, Router};
 
 use crate::{
-    auth::{self, Identity},
+    auth::{self, Identity, Scheme},
     config::Config,
     db,
     error::ApiError,
-    path,
+    key_source, path,
     task::{Completion, NewTask, TaskChanges, MAX_BODY_BYTES},
     telemetry::{usable_ray, RequestRecord},
 };
@@ -168,7 +168,7 @@ async fn health(req: Request, ctx: Ctx, route: Route) -> Result<Response, ApiErr
 async fn tasks(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, ApiError> {
     match req.method() {
         Method::Get | Method::Head => {
-            let who = authorize(&req, &ctx)?;
+            let who = authorize(&req, &ctx).await?;
             let tasks = db::with_connection(&ctx.env, |client| async move {
                 db::list_tasks(&client, &who.user_id).await
             })
@@ -176,7 +176,7 @@ async fn tasks(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, Api
             json(200, &tasks)
         }
         Method::Post => {
-            let who = authorize(&req, &ctx)?;
+            let who = authorize(&req, &ctx).await?;
             let new_task = NewTask::parse(&read_body(&mut req).await?)?;
             let task = db::with_connection(&ctx.env, |client| async move {
                 db::insert_task(&client, &who, &new_task).await
@@ -195,7 +195,7 @@ async fn tasks(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, Api
 async fn task(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, ApiError> {
     match req.method() {
         Method::Get | Method::Head => {
-            let (who, id) = authorize_task(&req, &ctx)?;
+            let (who, id) = authorize_task(&req, &ctx).await?;
             let task = db::with_connection(&ctx.env, |client| async move {
                 db::get_task(&client, &who.user_id, id).await
             })
@@ -203,7 +203,7 @@ async fn task(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, ApiE
             json(200, &task)
         }
         Method::Put => {
-            let (who, id) = authorize_task(&req, &ctx)?;
+            let (who, id) = authorize_task(&req, &ctx).await?;
             let changes = TaskChanges::parse(&read_body(&mut req).await?)?;
             let task = db::with_connection(&ctx.env, |client| async move {
                 db::update_task(&client, &who.user_id, id, &changes).await
@@ -212,7 +212,7 @@ async fn task(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, ApiE
             json(200, &task)
         }
         Method::Delete => {
-            let (who, id) = authorize_task(&req, &ctx)?;
+            let (who, id) = authorize_task(&req, &ctx).await?;
             db::with_connection(&ctx.env, |client| async move {
                 db::delete_task(&client, &who.user_id, id).await
             })
@@ -227,7 +227,7 @@ async fn complete(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, 
     if req.method() != Method::Patch {
         return Err(ApiError::MethodNotAllowed { allow: route.allow });
     }
-    let (who, id) = authorize_task(&req, &ctx)?;
+    let (who, id) = authorize_task(&req, &ctx).await?;
     let completion = Completion::parse(&read_body(&mut req).await?)?;
     let task = db::with_connection(&ctx.env, |client| async move {
         db::complete_task(&client, &who.user_id, id, completion).await
@@ -238,14 +238,29 @@ async fn complete(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, 
 
 // --- request helpers ------------------------------------------------------------------------
 
-/// 500 without a usable secret (fail closed), 401 without a valid token, 403 when the path
-/// names another user. Runs before any body or database work.
-fn authorize(req: &Request, ctx: &Ctx) -> Result<Identity, ApiError> {
+/// 500 without a usable auth configuration (fail closed), 401 without a valid token, 503 when
+/// the token's JWKS cannot be fetched, 403 when the path names another user. Runs before any
+/// body or database work.
+async fn authorize(req: &Request, ctx: &Ctx) -> Result<Identity, ApiError> {
     let config = Config::from_lookup(|name| ctx.env.secret(name).ok().map(|s| s.to_string()))
         .map_err(ApiError::Misconfigured)?;
     let header = req.headers().get("Authorization")?;
-    let token = auth::bearer_token(header.as_deref())?;
-    let identity = auth::verify(token, &config.hs256_key, now())?;
+    let token = auth::parse(auth::bearer_token(header.as_deref())?)?;
+    let not_accepted = ApiError::Unauthorized("the token's algorithm is not accepted");
+    let identity = match auth::scheme(&token)? {
+        Scheme::SharedSecret => {
+            let key = config.hs256_key.as_ref().ok_or(not_accepted)?;
+            auth::verify_hs256(&token, key, &config.hs256_expect, now())?
+        }
+        Scheme::KeySet { kid } => {
+            let source = config.jwks.as_ref().ok_or(not_accepted)?;
+            let found = key_source::keys_for(source, kid).await?;
+            if let Some(cause) = found.fault {
+                ctx.data.fault.replace(Some(("auth_keys_stale", cause)));
+            }
+            auth::verify_with_key_set(&token, &found.keys, &config.jwks_expect, now())?
+        }
+    };
     let path_user = ctx
         .param("user_id")
         .and_then(|raw| path::decode_segment(raw));
@@ -255,8 +270,8 @@ fn authorize(req: &Request, ctx: &Ctx) -> Result<Identity, ApiError> {
     Ok(identity)
 }
 
-fn authorize_task(req: &Request, ctx: &Ctx) -> Result<(Identity, Uuid), ApiError> {
-    let identity = authorize(req, ctx)?;
+async fn authorize_task(req: &Request, ctx: &Ctx) -> Result<(Identity, Uuid), ApiError> {
+    let identity = authorize(req, ctx).await?;
     let id = path::parse_task_id(ctx.param("id").map(String::as_str).unwrap_or_default())?;
     Ok((identity, id))
 }
@@ -332,6 +347,9 @@ fn error_response(err: &ApiError, state: &RequestState) -> worker::Result<Respon
         }
         ApiError::MethodNotAllowed { allow } => {
             headers.set("Allow", allow)?;
+        }
+        ApiError::AuthUnavailable { retry_after, .. } => {
+            headers.set("Retry-After", &retry_after.to_string())?;
         }
         _ => {}
     }
