@@ -23,7 +23,7 @@ pub const MAX_TTL_SECS: u64 = 86_400;
 pub const REFETCH_COOLDOWN_MS: u64 = 5_000;
 pub const MAX_STALE_MS: u64 = 3_600_000;
 /// How long a fetch may run; its caller answers well within 2 s either way.
-pub const FETCH_TIMEOUT_MS: u64 = 1_500;
+pub const FETCH_TIMEOUT_MS: u64 = 1_200;
 /// A fetch still marked in flight after this long belongs to a request that was cancelled.
 const IN_FLIGHT_LIMIT_MS: u64 = FETCH_TIMEOUT_MS + 500;
 
@@ -250,7 +250,7 @@ mod tests {
         cache.begin_fetch(T0);
         assert_eq!(kind(cache.plan(None, T0 + IN_FLIGHT_LIMIT_MS - 1)), "wait");
         // The fetching request vanished: the cooldown then decides.
-        assert_eq!(kind(cache.plan(None, T0 + IN_FLIGHT_LIMIT_MS)), "503 3");
+        assert_eq!(kind(cache.plan(None, T0 + IN_FLIGHT_LIMIT_MS)), "503 4");
         assert_eq!(kind(cache.plan(None, T0 + REFETCH_COOLDOWN_MS)), "fetch");
     }
 

@@ -18,6 +18,7 @@ after(async () => {
 
 await import("./operations.mjs");
 await import("./auth.mjs");
+await import("./better-auth.mjs");
 await import("./tasks.mjs");
 await import("./validation.mjs");
 await import("./users.mjs");
