@@ -24,6 +24,10 @@ pub enum ApiError {
     InvalidJson(String),
     /// 400: a field (or path parameter) has a bad value. `field` is named in the body.
     Validation { field: String, message: String },
+    /// 412: `If-Match` names another version of the task; `etag` is the current one.
+    PreconditionFailed { etag: String },
+    /// 422: the `Idempotency-Key` was already used by this user for a different request.
+    IdempotencyKeyReused,
     /// 413: the body is larger than the limit.
     PayloadTooLarge { limit: usize },
     /// 500: the worker is deployed without a usable configuration (e.g. no secret).
@@ -31,7 +35,7 @@ pub enum ApiError {
     /// 503: the token needs a JWKS key, and the key set could neither be fetched nor taken from
     /// the isolate's cache. `retry_after` (seconds) goes into `Retry-After`.
     AuthUnavailable { retry_after: u64, cause: String },
-    /// 500: the database could not be reached, timed out, or dropped the connection.
+    /// 503: the database could not be reached, timed out, or dropped the connection.
     DatabaseUnavailable(String),
     /// 500: any other server fault (an unexpected SQL error, a platform error).
     Internal(String),
@@ -53,11 +57,11 @@ impl ApiError {
             ApiError::Forbidden => 403,
             ApiError::TaskNotFound | ApiError::RouteNotFound => 404,
             ApiError::MethodNotAllowed { .. } => 405,
+            ApiError::PreconditionFailed { .. } => 412,
             ApiError::PayloadTooLarge { .. } => 413,
-            ApiError::Misconfigured(_)
-            | ApiError::DatabaseUnavailable(_)
-            | ApiError::Internal(_) => 500,
-            ApiError::AuthUnavailable { .. } => 503,
+            ApiError::IdempotencyKeyReused => 422,
+            ApiError::Misconfigured(_) | ApiError::Internal(_) => 500,
+            ApiError::AuthUnavailable { .. } | ApiError::DatabaseUnavailable(_) => 503,
         }
     }
 
@@ -71,6 +75,8 @@ impl ApiError {
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::Validation { .. } => "validation_error",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::PreconditionFailed { .. } => "precondition_failed",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::Misconfigured(_) => "server_misconfigured",
             ApiError::AuthUnavailable { .. } => "auth_unavailable",
             ApiError::DatabaseUnavailable(_) => "database_unavailable",
@@ -92,6 +98,12 @@ impl ApiError {
             ApiError::Validation { message, .. } => message.clone(),
             ApiError::PayloadTooLarge { limit } => {
                 format!("request body is larger than {limit} bytes")
+            }
+            ApiError::PreconditionFailed { .. } => {
+                "the task has changed since the version named in If-Match".into()
+            }
+            ApiError::IdempotencyKeyReused => {
+                "this Idempotency-Key was already used with a different request".into()
             }
             ApiError::Misconfigured(_) => "the server is not configured correctly".into(),
             ApiError::AuthUnavailable { .. } => {
@@ -154,8 +166,20 @@ mod tests {
             (ApiError::Misconfigured("x"), 500, "server_misconfigured"),
             (
                 ApiError::DatabaseUnavailable("x".into()),
-                500,
+                503,
                 "database_unavailable",
+            ),
+            (
+                ApiError::PreconditionFailed {
+                    etag: "\"v1\"".into(),
+                },
+                412,
+                "precondition_failed",
+            ),
+            (
+                ApiError::IdempotencyKeyReused,
+                422,
+                "idempotency_key_reused",
             ),
             (ApiError::Internal("x".into()), 500, "internal_error"),
             (

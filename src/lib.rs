@@ -19,6 +19,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod headers;
 pub mod jwks;
 pub mod key_cache;
 pub mod key_source;

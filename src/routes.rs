@@ -26,8 +26,9 @@ use crate::{
     config::Config,
     db,
     error::ApiError,
+    headers::{self, IfMatch},
     key_source, path,
-    task::{Completion, NewTask, TaskChanges, MAX_BODY_BYTES},
+    task::{Completion, NewTask, Task, TaskChanges, MAX_BODY_BYTES},
     telemetry::{usable_ray, RequestRecord},
 };
 
@@ -177,15 +178,20 @@ async fn tasks(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, Api
         }
         Method::Post => {
             let who = authorize(&req, &ctx).await?;
+            let key = headers::idempotency_key(header(&req, "Idempotency-Key")?.as_deref())?;
             let new_task = NewTask::parse(&read_body(&mut req).await?)?;
-            let task = db::with_connection(&ctx.env, |client| async move {
-                db::insert_task(&client, &who, &new_task).await
+            let created = db::with_connection(&ctx.env, |client| async move {
+                db::insert_task(&client, &who, &new_task, key.as_deref()).await
             })
             .await?;
-            let mut response = json(201, &task)?;
+            let task = &created.task;
+            let mut response = task_response(201, task)?;
             // User ids are limited to characters that are safe in a path segment.
             let location = format!("/api/{}/tasks/{}", task.user_id, task.id);
             response.headers_mut().set("Location", &location)?;
+            if created.replayed {
+                response.headers_mut().set("Idempotent-Replayed", "true")?;
+            }
             Ok(response)
         }
         _ => Err(ApiError::MethodNotAllowed { allow: route.allow }),
@@ -200,21 +206,30 @@ async fn task(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, ApiE
                 db::get_task(&client, &who.user_id, id).await
             })
             .await?;
-            json(200, &task)
+            if headers::if_none_match(header(&req, "If-None-Match")?.as_deref(), task.version) {
+                let response = Response::empty()?.with_status(304);
+                response
+                    .headers()
+                    .set("ETag", &headers::etag(task.version))?;
+                return Ok(response);
+            }
+            task_response(200, &task)
         }
         Method::Put => {
             let (who, id) = authorize_task(&req, &ctx).await?;
+            let if_match = IfMatch::parse(header(&req, "If-Match")?.as_deref())?;
             let changes = TaskChanges::parse(&read_body(&mut req).await?)?;
             let task = db::with_connection(&ctx.env, |client| async move {
-                db::update_task(&client, &who.user_id, id, &changes).await
+                db::update_task(&client, &who.user_id, id, &changes, if_match.as_ref()).await
             })
             .await?;
-            json(200, &task)
+            task_response(200, &task)
         }
         Method::Delete => {
             let (who, id) = authorize_task(&req, &ctx).await?;
+            let if_match = IfMatch::parse(header(&req, "If-Match")?.as_deref())?;
             db::with_connection(&ctx.env, |client| async move {
-                db::delete_task(&client, &who.user_id, id).await
+                db::delete_task(&client, &who.user_id, id, if_match.as_ref()).await
             })
             .await?;
             Ok(Response::empty()?.with_status(204))
@@ -228,12 +243,13 @@ async fn complete(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, 
         return Err(ApiError::MethodNotAllowed { allow: route.allow });
     }
     let (who, id) = authorize_task(&req, &ctx).await?;
+    let if_match = IfMatch::parse(header(&req, "If-Match")?.as_deref())?;
     let completion = Completion::parse(&read_body(&mut req).await?)?;
     let task = db::with_connection(&ctx.env, |client| async move {
-        db::complete_task(&client, &who.user_id, id, completion).await
+        db::complete_task(&client, &who.user_id, id, completion, if_match.as_ref()).await
     })
     .await?;
-    json(200, &task)
+    task_response(200, &task)
 }
 
 // --- request helpers ------------------------------------------------------------------------
@@ -274,6 +290,10 @@ async fn authorize_task(req: &Request, ctx: &Ctx) -> Result<(Identity, Uuid), Ap
     let identity = authorize(req, ctx).await?;
     let id = path::parse_task_id(ctx.param("id").map(String::as_str).unwrap_or_default())?;
     Ok((identity, id))
+}
+
+fn header(req: &Request, name: &str) -> Result<Option<String>, ApiError> {
+    Ok(req.headers().get(name)?)
 }
 
 /// Reads the body, refusing more than [`MAX_BODY_BYTES`] without buffering the excess.
@@ -330,6 +350,15 @@ fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, ApiError> {
     Ok(Response::from_json(body)?.with_status(status))
 }
 
+/// One task as JSON, with its ETag.
+fn task_response(status: u16, task: &Task) -> Result<Response, ApiError> {
+    let mut response = json(status, task)?;
+    response
+        .headers_mut()
+        .set("ETag", &headers::etag(task.version))?;
+    Ok(response)
+}
+
 fn record_fault(state: &RequestState, err: &ApiError) {
     if let Some(cause) = err.log_cause() {
         state.fault.replace(Some((err.code(), cause.to_owned())));
@@ -350,6 +379,13 @@ fn error_response(err: &ApiError, state: &RequestState) -> worker::Result<Respon
         }
         ApiError::AuthUnavailable { retry_after, .. } => {
             headers.set("Retry-After", &retry_after.to_string())?;
+        }
+        // Transient by nature: the client may retry (safely: see the README's guarantees).
+        ApiError::DatabaseUnavailable(_) => {
+            headers.set("Retry-After", "1")?;
+        }
+        ApiError::PreconditionFailed { etag } => {
+            headers.set("ETag", etag)?;
         }
         _ => {}
     }

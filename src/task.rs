@@ -31,6 +31,9 @@ pub struct Task {
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
+    /// The row version, bumped on every update: the ETag, not part of the JSON.
+    #[serde(skip)]
+    pub version: i64,
 }
 
 /// RFC 3339 in UTC with microseconds (PostgreSQL's precision), e.g. `2026-01-02T03:04:05.123456Z`.
@@ -405,8 +408,13 @@ mod tests {
             user_id: "u".into(),
             created_at: at,
             updated_at: at,
+            version: 7,
         };
         let json = serde_json::to_value(&task).unwrap();
+        assert!(
+            json.get("version").is_none(),
+            "the version travels as the ETag only"
+        );
         assert_eq!(json["created_at"], "2023-11-14T22:13:20.123456Z");
         assert_eq!(json["description"], Value::Null);
         assert_eq!(json["id"], "00000000-0000-0000-0000-000000000000");
