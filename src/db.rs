@@ -33,6 +33,7 @@ use crate::{
     error::ApiError,
     headers::{self, IfMatch},
     task::{Completion, NewTask, Task, TaskChanges},
+    telemetry::FaultSlot,
 };
 
 /// Connects plus statements must finish within this, so a dead or stalled database turns into a
@@ -76,7 +77,11 @@ macro_rules! with_user_sync {
 }
 
 /// Runs `work` with a fresh connection through the Hyperdrive binding, within [`DB_DEADLINE`].
-pub async fn with_connection<T, F, Fut>(env: &Env, work: F) -> Result<T, ApiError>
+pub async fn with_connection<T, F, Fut>(
+    env: &Env,
+    faults: &FaultSlot,
+    work: F,
+) -> Result<T, ApiError>
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
@@ -87,9 +92,15 @@ where
             .map_err(|_| ApiError::Misconfigured("the HYPERDRIVE binding is missing"))?;
         let (client, connection) = match connect(&hyperdrive).await {
             // Nothing was sent yet, so a second connection cannot apply anything twice.
-            Err(first) if is_transient(&first) => connect(&hyperdrive)
-                .await
-                .map_err(|second| retried(&first, second))?,
+            Err(first) if is_transient(&first) => {
+                let connected = connect(&hyperdrive)
+                    .await
+                    .map_err(|second| retried(&first, second))?;
+                if let Some(cause) = first.log_cause() {
+                    faults.replace(Some(("database_connect_retried", cause.to_owned())));
+                }
+                connected
+            }
             other => other?,
         };
         // `work` owns the client and drops it when done, which makes `connection` send

@@ -29,7 +29,7 @@ use crate::{
     headers::{self, IfMatch},
     key_source, path,
     task::{Completion, NewTask, Task, TaskChanges, MAX_BODY_BYTES},
-    telemetry::{usable_ray, RequestRecord},
+    telemetry::{usable_ray, FaultSlot, RequestRecord},
 };
 
 /// A route pattern with the methods it answers (for `Allow` on 405 and OPTIONS).
@@ -60,7 +60,7 @@ const COMPLETE: Route = Route {
 #[derive(Default)]
 struct RequestState {
     route: RefCell<Option<&'static str>>,
-    fault: RefCell<Option<(&'static str, String)>>,
+    fault: FaultSlot,
 }
 
 type Ctx = RouteContext<Rc<RequestState>>;
@@ -144,7 +144,11 @@ async fn health(req: Request, ctx: Ctx, route: Route) -> Result<Response, ApiErr
         status: &'static str,
         database: &'static str,
     }
-    match db::with_connection(&ctx.env, |client| async move { db::ping(&client).await }).await {
+    match db::with_connection(&ctx.env, &ctx.data.fault, |client| async move {
+        db::ping(&client).await
+    })
+    .await
+    {
         Ok(()) => json(
             200,
             &Health {
@@ -170,7 +174,7 @@ async fn tasks(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, Api
     match req.method() {
         Method::Get | Method::Head => {
             let who = authorize(&req, &ctx).await?;
-            let tasks = db::with_connection(&ctx.env, |client| async move {
+            let tasks = db::with_connection(&ctx.env, &ctx.data.fault, |client| async move {
                 db::list_tasks(&client, &who.user_id).await
             })
             .await?;
@@ -180,7 +184,7 @@ async fn tasks(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, Api
             let who = authorize(&req, &ctx).await?;
             let key = headers::idempotency_key(header(&req, "Idempotency-Key")?.as_deref())?;
             let new_task = NewTask::parse(&read_body(&mut req).await?)?;
-            let created = db::with_connection(&ctx.env, |client| async move {
+            let created = db::with_connection(&ctx.env, &ctx.data.fault, |client| async move {
                 db::insert_task(&client, &who, &new_task, key.as_deref()).await
             })
             .await?;
@@ -202,7 +206,7 @@ async fn task(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, ApiE
     match req.method() {
         Method::Get | Method::Head => {
             let (who, id) = authorize_task(&req, &ctx).await?;
-            let task = db::with_connection(&ctx.env, |client| async move {
+            let task = db::with_connection(&ctx.env, &ctx.data.fault, |client| async move {
                 db::get_task(&client, &who.user_id, id).await
             })
             .await?;
@@ -219,7 +223,7 @@ async fn task(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, ApiE
             let (who, id) = authorize_task(&req, &ctx).await?;
             let if_match = IfMatch::parse(header(&req, "If-Match")?.as_deref())?;
             let changes = TaskChanges::parse(&read_body(&mut req).await?)?;
-            let task = db::with_connection(&ctx.env, |client| async move {
+            let task = db::with_connection(&ctx.env, &ctx.data.fault, |client| async move {
                 db::update_task(&client, &who.user_id, id, &changes, if_match.as_ref()).await
             })
             .await?;
@@ -228,7 +232,7 @@ async fn task(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, ApiE
         Method::Delete => {
             let (who, id) = authorize_task(&req, &ctx).await?;
             let if_match = IfMatch::parse(header(&req, "If-Match")?.as_deref())?;
-            db::with_connection(&ctx.env, |client| async move {
+            db::with_connection(&ctx.env, &ctx.data.fault, |client| async move {
                 db::delete_task(&client, &who.user_id, id, if_match.as_ref()).await
             })
             .await?;
@@ -245,7 +249,7 @@ async fn complete(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, 
     let (who, id) = authorize_task(&req, &ctx).await?;
     let if_match = IfMatch::parse(header(&req, "If-Match")?.as_deref())?;
     let completion = Completion::parse(&read_body(&mut req).await?)?;
-    let task = db::with_connection(&ctx.env, |client| async move {
+    let task = db::with_connection(&ctx.env, &ctx.data.fault, |client| async move {
         db::complete_task(&client, &who.user_id, id, completion, if_match.as_ref()).await
     })
     .await?;
