@@ -175,37 +175,130 @@ export function newUser(base, { id, email, prefix = "user" } = {}) {
   };
 }
 
-/** A TCP proxy the tests can cut, so the database can "go away" without stopping it. */
+/** Watches one connection's client→server bytes for the start of its first query message.
+ *  PostgreSQL framing: the startup message is untyped (int32 length counting itself, int32
+ *  protocol code); every later message is typed (1 type byte, then an int32 big-endian length
+ *  counting itself but not the type). Returns a function that takes each chunk in order and says
+ *  whether a 'P' (Parse) or 'Q' (Query) message starts in it. */
+function queryDetector() {
+  let typed = false; // past the startup message?
+  let header = []; // the current message's header bytes seen so far (they may span chunks)
+  let rest = 0; // body bytes of the current message still to skip
+  return (chunk) => {
+    for (let i = 0; i < chunk.length;) {
+      if (rest > 0) { // inside a message body: skip as much of it as this chunk holds
+        const n = Math.min(rest, chunk.length - i);
+        rest -= n;
+        i += n;
+        continue;
+      }
+      if (typed && header.length === 0 && (chunk[i] === 0x50 || chunk[i] === 0x51)) return true;
+      header.push(chunk[i++]);
+      if (header.length < (typed ? 5 : 8)) continue;
+      const bytes = Buffer.from(header);
+      header = [];
+      rest = typed ? bytes.readInt32BE(1) - 4 : bytes.readInt32BE(0) - 8;
+      // An SSLRequest (code 80877103) is answered with one byte and followed by a real startup.
+      if (!typed) typed = bytes.readInt32BE(4) !== 80877103;
+    }
+    return false;
+  };
+}
+
+/** A TCP proxy between the worker's Hyperdrive binding and PostgreSQL, so tests can make the
+ *  database misbehave without touching the shared server. Modes (`set(mode, ms)`):
+ *  - "pass": forwards both ways;
+ *  - "down": refuses connections (nothing listens);
+ *  - "blackhole": accepts connections and never answers;
+ *  - "reset": sets connections up normally, then at the client's first query message ('P' or
+ *    'Q') destroys both sockets without forwarding it, so nothing reaches the server;
+ *  - "reset-after-send": forwards the first query message (and the rest of its chunk) to the
+ *    server, then destroys the client's socket before any reply reaches it; the server still
+ *    gets the whole chunk and a clean end of stream, so the statement may be applied;
+ *  - "slow": forwards, delaying every server→client chunk by `ms`.
+ *  Open connections are cut on every change. `failNextConnections(n)` destroys the next n
+ *  accepted connections at once (a transient connect failure), whatever the mode;
+ *  `connections()` counts accepted connections. */
 export async function startProxy(targetUrl) {
   const target = new URL(targetUrl);
   const port = await freePort();
   const sockets = new Set();
   let mode = "pass";
+  let delayMs = 0;
+  let failing = 0;
+  let accepted = 0;
+  const track = (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => {});
+  };
   const server = net.createServer((client) => {
-    sockets.add(client);
-    client.on("close", () => sockets.delete(client));
-    client.on("error", () => {});
+    accepted++;
+    track(client);
+    if (failing > 0) {
+      failing--;
+      client.destroy();
+      return;
+    }
     if (mode === "blackhole") return; // accept, then never answer
     const upstream = net.connect(Number(target.port || 5432), target.hostname);
-    sockets.add(upstream);
-    upstream.on("close", () => sockets.delete(upstream));
-    upstream.on("error", () => client.destroy());
-    client.on("error", () => upstream.destroy());
-    client.pipe(upstream).pipe(client);
+    track(upstream);
+    const startsQuery = queryDetector();
+    let queried = false; // the first query message has gone by
+    let detached = false; // reset-after-send: upstream left to finish on its own
+
+    client.on("data", (chunk) => {
+      if (!queried && startsQuery(chunk)) {
+        queried = true;
+        if (mode === "reset") {
+          client.destroy();
+          upstream.destroy();
+          return;
+        }
+        if (mode === "reset-after-send") {
+          // Hand the server the chunk and a clean end (not a reset, which could discard it),
+          // and let it run; only the client is cut off.
+          detached = true;
+          sockets.delete(upstream);
+          upstream.end(chunk);
+          setTimeout(() => upstream.destroy(), 5000).unref();
+          client.destroy();
+          return;
+        }
+      }
+      if (!upstream.write(chunk)) {
+        client.pause();
+        upstream.once("drain", () => client.resume());
+      }
+    });
+    // Server→client: in "slow" mode every chunk (and the end) waits `delayMs`, in order.
+    const toClient = (forward) => (mode === "slow" ? setTimeout(forward, delayMs) : forward());
+    upstream.on("data", (chunk) => detached || toClient(() => client.destroyed || client.write(chunk)));
+    upstream.on("end", () => toClient(() => client.end()));
+    upstream.on("error", () => detached || toClient(() => client.destroy()));
+    client.on("end", () => detached || upstream.end());
+    client.on("error", () => detached || upstream.destroy());
   });
   const listen = () => new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
   const unlisten = () => new Promise((resolve) => server.close(() => resolve()));
   await listen();
   return {
     port,
-    /** "pass" forwards; "down" refuses connections (nothing listens); "blackhole" accepts
-     *  connections and never answers. Open connections are cut on every change. */
-    async set(next) {
+    /** Switches mode ("pass", "down", "blackhole", "reset", "reset-after-send", "slow" with
+     *  `ms`), cutting every open connection. */
+    async set(next, ms = 0) {
+      mode = next;
+      delayMs = ms;
       for (const socket of sockets) socket.destroy();
       if (next === "down" && server.listening) await unlisten();
       if (next !== "down" && !server.listening) await listen();
-      mode = next;
     },
+    /** The next `n` accepted connections are destroyed on accept. */
+    failNextConnections(n) {
+      failing = n;
+    },
+    /** How many connections the proxy has accepted so far. */
+    connections: () => accepted,
     async close() {
       for (const socket of sockets) socket.destroy();
       if (server.listening) await unlisten();

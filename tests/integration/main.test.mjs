@@ -20,6 +20,8 @@ await import("./operations.mjs");
 await import("./auth.mjs");
 await import("./better-auth.mjs");
 await import("./tasks.mjs");
+await import("./idempotency.mjs");
+await import("./conditional.mjs");
 await import("./validation.mjs");
 await import("./users.mjs");
 await import("./concurrency.mjs");
