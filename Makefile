@@ -3,13 +3,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 ENV := source scripts/env.sh
 
-.PHONY: help dev token test soak setup build fmt lint unit integration deploy-check migrate clean
+.PHONY: help dev token test soak bench setup build fmt lint unit integration deploy-check migrate clean
 
 help:
 	@echo "make dev                  serve the API on 127.0.0.1:\$${PORT:-8787} (embedded PostgreSQL unless DATABASE_URL is set)"
 	@echo "make token USER_ID=<id>   mint a dev token (EMAIL=, TTL= seconds optional)"
 	@echo "make test                 fmt, clippy (host + wasm32), unit tests, integration tests, deploy dry run"
 	@echo "make soak                 100 users for SOAK_SECONDS (300) with database faults every FAULT_EVERY (20) s, then integrity checks"
+	@echo "make bench                load test through PgBouncer: capacity at 100 connections and 500 req/s fixed rate (bench/)"
 	@echo "make migrate              apply migrations/ to DATABASE_URL"
 
 dev:
@@ -39,6 +40,9 @@ unit:
 
 soak: build
 	@$(ENV); node tests/soak/soak.mjs
+
+bench: build
+	@bash bench/run.sh
 
 integration: build
 	@$(ENV); node --test --test-reporter=spec tests/integration/main.test.mjs

@@ -24,6 +24,8 @@ pub const JWKS_VAR: &str = "BETTER_AUTH_JWKS";
 pub const ISSUER_VAR: &str = "JWT_ISSUER";
 /// Expected `aud` (the token's `aud` may be a string or an array holding it); empty = off.
 pub const AUDIENCE_VAR: &str = "JWT_AUDIENCE";
+/// Signs list paging cursors; defaults to `BETTER_AUTH_SECRET`.
+pub const CURSOR_SECRET_VAR: &str = "CURSOR_SECRET";
 /// The Hyperdrive binding in `wrangler.toml`.
 pub const HYPERDRIVE_BINDING: &str = "HYPERDRIVE";
 /// Shorter secrets are guessable offline from any token: refuse them.
@@ -125,6 +127,18 @@ impl Config {
             jwks_expect,
         })
     }
+}
+
+/// The key that signs paging cursors: `CURSOR_SECRET`, else `BETTER_AUTH_SECRET`, else a fixed
+/// key. Cursors only ever address the requesting user's own rows and are bound to that user, so
+/// the fixed key (JWKS-only deployments without `CURSOR_SECRET`) still refuses edited or
+/// transplanted cursors; a secret key also makes them unforgeable.
+pub fn cursor_key(get: impl Fn(&str) -> Option<String>) -> Vec<u8> {
+    [CURSOR_SECRET_VAR, SECRET_VAR]
+        .iter()
+        .find_map(|name| get(name).filter(|value| !value.is_empty()))
+        .map(String::into_bytes)
+        .unwrap_or_else(|| b"task-api: unkeyed cursor integrity".to_vec())
 }
 
 fn http_url(raw: &str) -> Option<Url> {

@@ -32,6 +32,7 @@ use crate::{
     config::HYPERDRIVE_BINDING,
     error::ApiError,
     headers::{self, IfMatch},
+    list_query::{After, ListQuery, Order},
     task::{Completion, NewTask, Task, TaskChanges},
     telemetry::FaultSlot,
 };
@@ -263,20 +264,73 @@ pub async fn ping(client: &Client) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The user's tasks, newest first.
-pub async fn list_tasks(client: &Client, user_id: &str) -> Result<Vec<Task>, ApiError> {
+/// One page of a list.
+pub struct Page {
+    pub tasks: Vec<Task>,
+    /// Whether more tasks follow the last one.
+    pub more: bool,
+}
+
+/// One page of the user's tasks, filtered, ordered and started after the cursor's position.
+/// Only the whitelisted column and direction of `query.sort`/`query.order` are spliced into
+/// the text; every value is a parameter. Each sort has an index led by `user_id` whose order
+/// matches (scanned backwards for the other direction), and the keyset condition is a row
+/// comparison on it, so a page costs the same wherever it starts.
+pub async fn list_tasks(
+    client: &Client,
+    user_id: &str,
+    query: &ListQuery,
+) -> Result<Page, ApiError> {
+    let column = query.sort.as_str();
+    let (direction, comparison) = match query.order {
+        Order::Asc => ("asc", ">"),
+        Order::Desc => ("desc", "<"),
+    };
+    let keyset = match query.after {
+        Some(_) => format!(" and ({column}, id) {comparison} ($5, $6)"),
+        None => String::new(),
+    };
+    let statement = format!(
+        concat!(
+            "select ",
+            task_columns!(),
+            " from tasks
+            where user_id = $1
+                and ($2::bool is null or completed = $2)
+                and ($3::text is null or title ilike $3 or description ilike $3){}
+            order by {} {}, id {}
+            limit $4"
+        ),
+        keyset, column, direction, direction
+    );
+    let pattern = query.like_pattern();
+    let fetch = i64::from(query.page_size()) + 1;
+    let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
+        (&user_id, Type::TEXT),
+        (&query.completed, Type::BOOL),
+        (&pattern, Type::TEXT),
+        (&fetch, Type::INT8),
+    ];
+    match &query.after {
+        Some(After::Time(at, id)) => {
+            params.push((at, Type::TIMESTAMPTZ));
+            params.push((id, Type::UUID));
+        }
+        Some(After::Title(title, id)) => {
+            params.push((title, Type::TEXT));
+            params.push((id, Type::UUID));
+        }
+        None => {}
+    }
     let rows = client
-        .query_typed(
-            concat!(
-                "select ",
-                task_columns!(),
-                " from tasks where user_id = $1 order by created_at desc, id desc"
-            ),
-            &[(&user_id, Type::TEXT)],
-        )
+        .query_typed(&statement, &params)
         .await
         .map_err(classify)?;
-    rows.iter().map(task_from).collect()
+    let mut tasks = rows.iter().map(task_from).collect::<Result<Vec<_>, _>>()?;
+    let page_size = usize::try_from(query.page_size()).unwrap_or(usize::MAX);
+    let more = tasks.len() > page_size;
+    tasks.truncate(page_size);
+    Ok(Page { tasks, more })
 }
 
 pub async fn get_task(client: &Client, user_id: &str, id: Uuid) -> Result<Task, ApiError> {

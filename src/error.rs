@@ -28,6 +28,8 @@ pub enum ApiError {
     PreconditionFailed { etag: String },
     /// 422: the `Idempotency-Key` was already used by this user for a different request.
     IdempotencyKeyReused,
+    /// 429: over a rate-limit budget; `retry_after` (seconds) goes into `Retry-After`.
+    RateLimited { retry_after: u64 },
     /// 413: the body is larger than the limit.
     PayloadTooLarge { limit: usize },
     /// 500: the worker is deployed without a usable configuration (e.g. no secret).
@@ -60,6 +62,7 @@ impl ApiError {
             ApiError::PreconditionFailed { .. } => 412,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::IdempotencyKeyReused => 422,
+            ApiError::RateLimited { .. } => 429,
             ApiError::Misconfigured(_) | ApiError::Internal(_) => 500,
             ApiError::AuthUnavailable { .. } | ApiError::DatabaseUnavailable(_) => 503,
         }
@@ -77,6 +80,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::PreconditionFailed { .. } => "precondition_failed",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Misconfigured(_) => "server_misconfigured",
             ApiError::AuthUnavailable { .. } => "auth_unavailable",
             ApiError::DatabaseUnavailable(_) => "database_unavailable",
@@ -105,6 +109,7 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => {
                 "this Idempotency-Key was already used with a different request".into()
             }
+            ApiError::RateLimited { .. } => "too many requests; try again later".into(),
             ApiError::Misconfigured(_) => "the server is not configured correctly".into(),
             ApiError::AuthUnavailable { .. } => {
                 "the keys that verify this token could not be fetched; try again shortly".into()

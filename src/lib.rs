@@ -17,12 +17,14 @@
 
 pub mod auth;
 pub mod config;
+pub mod cors;
 pub mod db;
 pub mod error;
 pub mod headers;
 pub mod jwks;
 pub mod key_cache;
 pub mod key_source;
+pub mod list_query;
 pub mod path;
 pub mod routes;
 pub mod task;

@@ -23,11 +23,14 @@ use worker::{Date, Env, Headers, Method, Request, Response, RouteContext, Router
 
 use crate::{
     auth::{self, Identity, Scheme},
-    config::Config,
+    config::{self, Config},
+    cors::{self, CorsPolicy},
     db,
     error::ApiError,
     headers::{self, IfMatch},
-    key_source, path,
+    key_source,
+    list_query::{After, ListQuery, SortKey},
+    path,
     task::{Completion, NewTask, Task, TaskChanges, MAX_BODY_BYTES},
     telemetry::{usable_ray, FaultSlot, RequestRecord},
 };
@@ -73,12 +76,34 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
     let method = req.method();
     let state = Rc::new(RequestState::default());
 
+    let origin = req.headers().get("Origin").ok().flatten();
+    let preflight = method == Method::Options
+        && req
+            .headers()
+            .has("Access-Control-Request-Method")
+            .unwrap_or(false);
+    let cors = match CorsPolicy::parse(
+        env.var(cors::ORIGINS_VAR)
+            .ok()
+            .map(|v| v.to_string())
+            .as_deref(),
+    ) {
+        Ok(policy) => policy,
+        Err(cause) => {
+            // No CORS rather than a broken API; the log line says why.
+            state.fault.replace(Some(("cors_misconfigured", cause)));
+            None
+        }
+    };
     let response = match router(state.clone()).run(req, env).await {
         Ok(response) => response,
         // Only the platform itself fails here (handlers return `ApiError`s).
         Err(err) => error_response(&ApiError::from(err), &state)?,
     };
-    let response = with_common_headers(response, &request_id)?;
+    let mut response = with_common_headers(response, &request_id)?;
+    if let Some(policy) = &cors {
+        with_cors_headers(&mut response, policy, origin.as_deref(), preflight)?;
+    }
 
     let fault = state.fault.borrow();
     let record = RequestRecord {
@@ -174,11 +199,29 @@ async fn tasks(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, Api
     match req.method() {
         Method::Get | Method::Head => {
             let who = authorize(&req, &ctx).await?;
-            let tasks = db::with_connection(&ctx.env, &ctx.data.fault, |client| async move {
-                db::list_tasks(&client, &who.user_id).await
+            let url = req.url()?;
+            let key = config::cursor_key(|name| ctx.env.secret(name).ok().map(|s| s.to_string()));
+            let query = ListQuery::parse(url.query().unwrap_or(""), &who.user_id, &key)?;
+            let page = db::with_connection(&ctx.env, &ctx.data.fault, |client| {
+                let (user_id, query) = (&who.user_id, &query);
+                async move { db::list_tasks(&client, user_id, query).await }
             })
             .await?;
-            json(200, &tasks)
+            let mut response = json(200, &page.tasks)?;
+            if let (true, Some(last)) = (page.more, page.tasks.last()) {
+                let after = match query.sort {
+                    SortKey::Title => After::Title(last.title.clone(), last.id),
+                    SortKey::CreatedAt => After::Time(last.created_at, last.id),
+                    SortKey::UpdatedAt => After::Time(last.updated_at, last.id),
+                };
+                let cursor = query.cursor_after(&after, &who.user_id, &key);
+                let mut next = url.clone();
+                next.set_query(Some(&query.next_query(&cursor)));
+                // RFC 8288: the next page's full URL.
+                let link = format!("<{next}>; rel=\"next\"");
+                response.headers_mut().set("Link", &link)?;
+            }
+            Ok(response)
         }
         Method::Post => {
             let who = authorize(&req, &ctx).await?;
@@ -264,6 +307,12 @@ async fn complete(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, 
 async fn authorize(req: &Request, ctx: &Ctx) -> Result<Identity, ApiError> {
     let config = Config::from_lookup(|name| ctx.env.secret(name).ok().map(|s| s.to_string()))
         .map_err(ApiError::Misconfigured)?;
+    // Per client address first, before any token work, so a flood of bad tokens is cheap.
+    let ip = req
+        .headers()
+        .get("CF-Connecting-IP")?
+        .unwrap_or_else(|| "unknown".into());
+    rate_limit(ctx, ADDRESS_LIMITER, format!("ip:{ip}")).await?;
     let header = req.headers().get("Authorization")?;
     let token = auth::parse(auth::bearer_token(header.as_deref())?)?;
     let not_accepted = ApiError::Unauthorized("the token's algorithm is not accepted");
@@ -287,7 +336,35 @@ async fn authorize(req: &Request, ctx: &Ctx) -> Result<Identity, ApiError> {
     if path_user.as_deref() != Some(identity.user_id.as_str()) {
         return Err(ApiError::Forbidden);
     }
+    let budget = match req.method() {
+        Method::Get | Method::Head => READ_LIMITER,
+        _ => WRITE_LIMITER,
+    };
+    rate_limit(ctx, budget, format!("user:{}", identity.user_id)).await?;
     Ok(identity)
+}
+
+/// Rate-limit bindings (`[[ratelimits]]` in wrangler.toml): per user for reads and for writes,
+/// and per client address for every `/api` request before its token is looked at.
+const READ_LIMITER: &str = "READ_RATE_LIMITER";
+const WRITE_LIMITER: &str = "WRITE_RATE_LIMITER";
+const ADDRESS_LIMITER: &str = "ADDRESS_RATE_LIMITER";
+/// The budgets' period in wrangler.toml: a client over budget may try again after it.
+const RATE_LIMIT_PERIOD_SECS: u64 = 60;
+
+/// Spends one unit of `key`'s budget in `binding`. A deployment without the binding is not
+/// limited, and a failing limiter lets the request through: limits protect, they must not
+/// become an outage of their own.
+async fn rate_limit(ctx: &Ctx, binding: &str, key: String) -> Result<(), ApiError> {
+    let Ok(limiter) = ctx.env.rate_limiter(binding) else {
+        return Ok(());
+    };
+    match limiter.limit(key).await {
+        Ok(outcome) if !outcome.success => Err(ApiError::RateLimited {
+            retry_after: RATE_LIMIT_PERIOD_SECS,
+        }),
+        _ => Ok(()),
+    }
 }
 
 async fn authorize_task(req: &Request, ctx: &Ctx) -> Result<(Identity, Uuid), ApiError> {
@@ -381,7 +458,7 @@ fn error_response(err: &ApiError, state: &RequestState) -> worker::Result<Respon
         ApiError::MethodNotAllowed { allow } => {
             headers.set("Allow", allow)?;
         }
-        ApiError::AuthUnavailable { retry_after, .. } => {
+        ApiError::AuthUnavailable { retry_after, .. } | ApiError::RateLimited { retry_after } => {
             headers.set("Retry-After", &retry_after.to_string())?;
         }
         // Transient by nature: the client may retry (safely: see the README's guarantees).
@@ -405,6 +482,34 @@ fn with_common_headers(mut response: Response, request_id: &str) -> worker::Resu
     headers.set("Cache-Control", "no-store")?;
     headers.set("X-Content-Type-Options", "nosniff")?;
     Ok(response)
+}
+
+/// CORS for an allowed `Origin`, on every response including errors; nothing for other origins.
+/// `Vary: Origin` whenever CORS is on, since the answer depends on it.
+fn with_cors_headers(
+    response: &mut Response,
+    policy: &CorsPolicy,
+    origin: Option<&str>,
+    preflight: bool,
+) -> worker::Result<()> {
+    let headers = response.headers_mut();
+    headers.append("Vary", "Origin")?;
+    let Some(origin) = origin.filter(|origin| policy.allows(origin)) else {
+        return Ok(());
+    };
+    headers.set("Access-Control-Allow-Origin", origin)?;
+    if preflight {
+        // The route's own methods (its `Allow`), so a preflight never promises a 405.
+        let allow = headers.get("Allow")?.unwrap_or_default();
+        if !allow.is_empty() {
+            headers.set("Access-Control-Allow-Methods", &allow)?;
+        }
+        headers.set("Access-Control-Allow-Headers", cors::ALLOW_HEADERS)?;
+        headers.set("Access-Control-Max-Age", cors::MAX_AGE_SECS)?;
+    } else {
+        headers.set("Access-Control-Expose-Headers", cors::EXPOSE_HEADERS)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
