@@ -3,12 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 ENV := source scripts/env.sh
 
-.PHONY: help dev token test soak bench setup build fmt lint unit integration deploy-check migrate clean
+.PHONY: help dev token test soak bench setup build fmt lint unit integration conformance deploy-check migrate clean
 
 help:
 	@echo "make dev                  serve the API on 127.0.0.1:\$${PORT:-8787} (embedded PostgreSQL unless DATABASE_URL is set)"
 	@echo "make token USER_ID=<id>   mint a dev token (EMAIL=, TTL= seconds optional)"
-	@echo "make test                 fmt, clippy (host + wasm32), unit tests, integration tests, deploy dry run"
+	@echo "make test                 fmt, clippy (host + wasm32), unit tests, integration tests, schemathesis, deploy dry run"
 	@echo "make soak                 100 users for SOAK_SECONDS (300) with database faults every FAULT_EVERY (20) s, then integrity checks"
 	@echo "make bench                load test through PgBouncer: capacity at 100 connections and 500 req/s fixed rate (bench/)"
 	@echo "make migrate              apply migrations/ to DATABASE_URL"
@@ -19,7 +19,7 @@ dev:
 token:
 	@$(ENV); node scripts/token.mjs $(USER_ID)
 
-test: setup fmt lint unit build integration deploy-check
+test: setup fmt lint unit build integration conformance deploy-check
 	@echo "make test: all checks passed"
 
 setup:
@@ -46,6 +46,10 @@ bench: build
 
 integration: build
 	@$(ENV); node --test --test-reporter=spec tests/integration/main.test.mjs
+
+# schemathesis against /openapi.json: every check, positive and negative data, all phases.
+conformance: build
+	@$(ENV); node tests/schemathesis/run.mjs
 
 deploy-check: build
 	@$(ENV); wrangler deploy --dry-run --outdir dist

@@ -10,6 +10,8 @@ WORKER_BUILD_VERSION=0.8.7
 # Must equal the wasm-bindgen crate pinned in Cargo.toml (worker-build refuses a mismatch).
 WASM_BINDGEN_VERSION=0.2.130
 NODE_VERSION=22.23.5
+# The OpenAPI conformance run in `make test` (scripts/schemathesis.mjs).
+SCHEMATHESIS_VERSION=4.32.5
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
@@ -57,4 +59,12 @@ if [ ! -f node_modules/.lock-stamp ] || ! cmp -s package-lock.json node_modules/
   log "installing npm packages"
   npm install --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.lock-stamp
+fi
+
+# schemathesis (PyPI) in its own virtualenv, checked by version.
+if [ "$("$TOOLS_DIR/schemathesis/bin/schemathesis" --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -n 1)" != "$SCHEMATHESIS_VERSION" ]; then
+  log "installing schemathesis $SCHEMATHESIS_VERSION into $TOOLS_DIR/schemathesis"
+  rm -rf "$TOOLS_DIR/schemathesis"
+  python3 -m venv "$TOOLS_DIR/schemathesis"
+  "$TOOLS_DIR/schemathesis/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi

@@ -25,6 +25,7 @@ pub mod jwks;
 pub mod key_cache;
 pub mod key_source;
 pub mod list_query;
+pub mod openapi;
 pub mod path;
 pub mod routes;
 pub mod task;

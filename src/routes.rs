@@ -30,7 +30,7 @@ use crate::{
     headers::{self, IfMatch},
     key_source,
     list_query::{After, ListQuery, SortKey},
-    path,
+    openapi, path,
     task::{Completion, NewTask, Task, TaskChanges, MAX_BODY_BYTES},
     telemetry::{usable_ray, FaultSlot, RequestRecord},
 };
@@ -46,6 +46,14 @@ const HEALTH: Route = Route {
     pattern: "/health",
     allow: "GET, HEAD",
 };
+const OPENAPI: Route = Route {
+    pattern: "/openapi.json",
+    allow: "GET, HEAD",
+};
+const DOCS: Route = Route {
+    pattern: "/docs",
+    allow: "GET, HEAD",
+};
 const TASKS: Route = Route {
     pattern: "/api/:user_id/tasks",
     allow: "GET, HEAD, POST",
@@ -58,6 +66,9 @@ const COMPLETE: Route = Route {
     pattern: "/api/:user_id/tasks/:id/complete",
     allow: "PATCH",
 };
+
+/// The methods some route answers, by their exact (case-sensitive, RFC 9110) names.
+const KNOWN_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 /// Per-request state shared between the router's handlers and [`handle`], which logs it.
 #[derive(Default)]
@@ -74,6 +85,8 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
     let started = Date::now().as_millis();
     let request_id = request_id(&req);
     let method = req.method();
+    // workers-rs maps any method it does not know (QUERY, FOO) to GET: log the real one.
+    let method_name = req.inner().method();
     let state = Rc::new(RequestState::default());
 
     let origin = req.headers().get("Origin").ok().flatten();
@@ -108,7 +121,7 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
     let fault = state.fault.borrow();
     let record = RequestRecord {
         request_id: &request_id,
-        method: method.as_ref(),
+        method: &method_name,
         route: state.route.borrow().unwrap_or("(unmatched)"),
         status: response.status_code(),
         duration_ms: Date::now().as_millis().saturating_sub(started),
@@ -126,6 +139,10 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
 fn router(state: Rc<RequestState>) -> Router<'static, Rc<RequestState>> {
     Router::with_data(state)
         .on_async(HEALTH.pattern, |req, ctx| serve(req, ctx, HEALTH, health))
+        .on_async(OPENAPI.pattern, |req, ctx| {
+            serve(req, ctx, OPENAPI, openapi_document)
+        })
+        .on_async(DOCS.pattern, |req, ctx| serve(req, ctx, DOCS, docs))
         .on_async(TASKS.pattern, |req, ctx| serve(req, ctx, TASKS, tasks))
         .on_async(TASK.pattern, |req, ctx| serve(req, ctx, TASK, task))
         .on_async(COMPLETE.pattern, |req, ctx| {
@@ -143,6 +160,10 @@ where
 {
     let state = ctx.data.clone();
     state.route.replace(Some(route.pattern));
+    // Refuse what workers-rs would otherwise read as GET (see `handle`).
+    if !KNOWN_METHODS.contains(&req.inner().method().as_str()) {
+        return error_response(&ApiError::MethodNotAllowed { allow: route.allow }, &state);
+    }
     if req.method() == Method::Options {
         let headers = Headers::new();
         headers.set("Allow", route.allow)?;
@@ -193,6 +214,46 @@ async fn health(req: Request, ctx: Ctx, route: Route) -> Result<Response, ApiErr
             )
         }
     }
+}
+
+async fn openapi_document(req: Request, _ctx: Ctx, route: Route) -> Result<Response, ApiError> {
+    if !matches!(req.method(), Method::Get | Method::Head) {
+        return Err(ApiError::MethodNotAllowed { allow: route.allow });
+    }
+    thread_local! {
+        static DOCUMENT: String = openapi::document().to_string();
+    }
+    let body = DOCUMENT.with(Clone::clone);
+    let response = Response::from_bytes(body.into_bytes())?;
+    response.headers().set("Content-Type", "application/json")?;
+    Ok(response)
+}
+
+async fn docs(req: Request, _ctx: Ctx, route: Route) -> Result<Response, ApiError> {
+    if !matches!(req.method(), Method::Get | Method::Head) {
+        return Err(ApiError::MethodNotAllowed { allow: route.allow });
+    }
+    Ok(Response::from_html(openapi::DOCS_HTML)?)
+}
+
+/// Every route as an OpenAPI path (`{name}` for `:name`) with its methods, for the document's
+/// tests.
+pub fn documented_routes() -> Vec<(String, &'static str)> {
+    [HEALTH, OPENAPI, DOCS, TASKS, TASK, COMPLETE]
+        .iter()
+        .map(|route| {
+            let path = route
+                .pattern
+                .split('/')
+                .map(|segment| match segment.strip_prefix(':') {
+                    Some(name) => format!("{{{name}}}"),
+                    None => segment.to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            (path, route.allow)
+        })
+        .collect()
 }
 
 async fn tasks(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, ApiError> {

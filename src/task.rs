@@ -17,7 +17,7 @@ pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
 /// Larger request bodies are refused with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-const SERVER_OWNED: [&str; 4] = ["id", "user_id", "created_at", "updated_at"];
+pub const SERVER_OWNED: [&str; 4] = ["id", "user_id", "created_at", "updated_at"];
 
 /// A task as the API returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -163,21 +163,29 @@ fn check_fields(fields: &Map<String, Value>, allowed: &[&str]) -> Result<(), Api
     }
 }
 
+/// A title is 1–255 characters as sent, on one line (no control characters), with at least one
+/// that is not whitespace; it is stored trimmed. Every part of this rule is one the OpenAPI
+/// document can state ([`crate::openapi`]), so the two cannot disagree.
 fn title(value: &Value) -> Result<String, ApiError> {
     let raw = value
         .as_str()
         .ok_or_else(|| ApiError::validation("title", "title must be a string"))?;
-    let trimmed = raw.trim();
-    if trimmed.is_empty() {
-        return Err(ApiError::validation("title", "title must not be empty"));
-    }
-    if trimmed.chars().count() > MAX_TITLE_CHARS {
+    if raw.chars().count() > MAX_TITLE_CHARS {
         return Err(ApiError::validation(
             "title",
             format!("title must be at most {MAX_TITLE_CHARS} characters"),
         ));
     }
-    no_nul("title", trimmed)?;
+    if raw.chars().any(|c| c.is_ascii_control()) {
+        return Err(ApiError::validation(
+            "title",
+            "title must be a single line without control characters",
+        ));
+    }
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err(ApiError::validation("title", "title must not be empty"));
+    }
     Ok(trimmed.to_owned())
 }
 
@@ -236,7 +244,7 @@ mod tests {
 
     #[test]
     fn create_trims_the_title_and_defaults_the_rest() {
-        let task = NewTask::parse(&body(json!({ "title": "  Buy milk \n" }))).unwrap();
+        let task = NewTask::parse(&body(json!({ "title": "  Buy milk \u{3000}" }))).unwrap();
         assert_eq!(
             task,
             NewTask {
@@ -259,9 +267,33 @@ mod tests {
             field_of(NewTask::parse(&body(json!({ "title": long })))),
             "title"
         );
-        // Whitespace around a 255-character title does not count.
-        let padded = format!("  {}  ", "a".repeat(255));
-        assert!(NewTask::parse(&body(json!({ "title": padded }))).is_ok());
+        // The limit applies to the title as sent, before trimming, as the OpenAPI document says.
+        let padded = format!("  {}  ", "a".repeat(251));
+        assert_eq!(
+            NewTask::parse(&body(json!({ "title": padded })))
+                .unwrap()
+                .title
+                .len(),
+            251
+        );
+        let over = format!(" {} ", "a".repeat(254));
+        assert_eq!(
+            field_of(NewTask::parse(&body(json!({ "title": over })))),
+            "title"
+        );
+    }
+
+    #[test]
+    fn titles_are_one_line_without_control_characters() {
+        for bad in ["a\nb", "tab\there", "bell\u{7}", "del\u{7f}", "\u{1c}"] {
+            assert_eq!(
+                field_of(NewTask::parse(&body(json!({ "title": bad })))),
+                "title",
+                "{bad:?}"
+            );
+        }
+        // Descriptions may span lines.
+        assert!(NewTask::parse(&body(json!({ "title": "t", "description": "a\nb\tc" }))).is_ok());
     }
 
     #[test]
