@@ -24,7 +24,7 @@ export function mintToken({ userId, secret, email, ttlSeconds = 3600, extra = {}
   return signToken(claims, secret);
 }
 
-/** The worker variables that configure authentication (see the README). */
+/** The worker variables `make dev` passes through (see the README's configuration table). */
 export const AUTH_VARS = [
   "BETTER_AUTH_SECRET",
   "BETTER_AUTH_URL",
@@ -32,6 +32,8 @@ export const AUTH_VARS = [
   "BETTER_AUTH_JWKS",
   "JWT_ISSUER",
   "JWT_AUDIENCE",
+  "CURSOR_SECRET",
+  "CORS_ALLOWED_ORIGINS",
 ];
 
 /** A variable from the environment (even when empty: `JWT_ISSUER=` means "no check"), else
