@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# make bench: the task API under load, on this machine, against the built worker (build/) in
+# workerd with a real PostgreSQL behind PgBouncer. Prints a table and writes
+# bench/results/<time>.json, bench/results/latest.json and bench/results/latest.png.
+#
+# Phases (bench/README.md says why each is there):
+#   ceilings   through the same workerd at 100 connections: a 401 for a request without a
+#              token and the router's 404 for GET / (no database), GET /health (one pooled
+#              connection and `select 1`, no auth); and `pgbench -S` through the same
+#              PgBouncer at 100 clients;
+#   read mix   capacity (closed loop, 100 connections, no think time), then a fixed 500 req/s
+#              over 100 connections, coordinated omission corrected;
+#   write mix  the same two tests with 60 % writes.
+# The data is reseeded (100 users × 20 tasks) before each mixed phase.
+#
+# Settings (environment): BENCH_DATABASE_URL (a PostgreSQL server reached without a password,
+# default postgres://postgres@127.0.0.1:5432/postgres), BENCH_CONNECTIONS (100),
+# BENCH_RATE (500), BENCH_WARMUP (5 s), BENCH_SECONDS (25 s per measured phase),
+# BENCH_CEILING_SECONDS (15 s), BENCH_POOL_SIZE (PgBouncer's server connections per
+# database, 20), TOOLS_DIR; BENCH_RATE_LIMITS=off runs the worker without its rate-limit
+# bindings (a diagnostic: Miniflare's limiter is a local stand-in, see bench/README.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+SERVER_URL=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+CONNECTIONS=${BENCH_CONNECTIONS:-100}
+RATE=${BENCH_RATE:-500}
+WARMUP=${BENCH_WARMUP:-5}
+SECONDS_PER_PHASE=${BENCH_SECONDS:-25}
+CEILING_SECONDS=${BENCH_CEILING_SECONDS:-15}
+POOL_SIZE=${BENCH_POOL_SIZE:-20}
+RATE_LIMITS=${BENCH_RATE_LIMITS:-on}
+DB=task_api_bench
+PGBENCH_DB=task_api_bench_pgbench
+
+log() { printf '\033[1m[bench]\033[0m %s\n' "$*" >&2; }
+fail() { log "FAILED: $*"; exit 1; }
+
+bash bench/install.sh
+[ -f build/index.js ] || fail "build/index.js is missing: run make build (make bench does)"
+LOADGEN="$TOOLS_DIR/bench-loadgen/release/task-api-loadgen"
+PGBIN=$(pg_config --bindir 2>/dev/null || true)
+PATH="$PATH:${PGBIN:-/usr/lib/postgresql/15/bin}"
+command -v pgbench >/dev/null || fail "pgbench not found (PostgreSQL's client programs)"
+
+# --- clean up whatever this script started, however it ends (Ctrl-C included) --------------
+work=$(mktemp -d "${TMPDIR:-/tmp}/task-api-bench.XXXXXX")
+chmod 755 "$work"
+pids=()
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  psql -q "$SERVER_URL" -c "drop database if exists $DB with (force)" \
+    -c "drop database if exists $PGBENCH_DB with (force)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+with_db() { node -e 'const u = new URL(process.argv[1]); u.pathname = "/" + process.argv[2]; console.log(u.toString())' "$1" "$2"; }
+free_port() { # the preferred port when it is free, else any free one
+  python3 -c 'import socket, sys
+for port in (int(sys.argv[1]), 0):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(s.getsockname()[1])
+    break' "$1"
+}
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
+  local deadline=$((SECONDS + $1)) what=$2; shift 2
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "$what did not come up within the time allowed"
+    sleep 0.2
+  done
+}
+
+# --- database: fresh, migrated like the harness (dbmate, migrations/), seeded with SQL -------
+DB_URL=$(with_db "$SERVER_URL" "$DB")
+log "creating $DB and $PGBENCH_DB on $(node scripts/dburl.mjs redact "$SERVER_URL")"
+psql -q -v ON_ERROR_STOP=1 "$SERVER_URL" \
+  -c "drop database if exists $DB with (force)" -c "create database $DB" \
+  -c "drop database if exists $PGBENCH_DB with (force)" -c "create database $PGBENCH_DB" >/dev/null
+dbmate --url "$(node scripts/dburl.mjs migrate "$DB_URL")" --migrations-dir migrations \
+  --no-dump-schema up >/dev/null
+seed() { psql -q -v ON_ERROR_STOP=1 "$DB_URL" -f bench/seed.sql >/dev/null; }
+seed
+# pgbench's own tables (scale 1: 100,000 accounts) for the pooler's ceiling.
+pgbench -q -i -s 1 "$(with_db "$SERVER_URL" "$PGBENCH_DB")" >/dev/null 2>&1 || fail "pgbench -i"
+
+# --- PgBouncer: the local stand-in for Hyperdrive's pool ------------------------------------
+# Transaction pooling: a server connection is lent for one transaction, so 100 clients share
+# $POOL_SIZE PostgreSQL connections (2 cores gain nothing from more active backends). The worker
+# sends unnamed statements only, which is what makes transaction pooling safe for it.
+PGB_PORT=$(free_port 6432)
+read -r PG_HOST PG_PORT PG_USER < <(node -e 'const u = new URL(process.argv[1]); console.log(u.hostname, u.port || 5432, decodeURIComponent(u.username) || "postgres")' "$SERVER_URL")
+cat >"$work/pgbouncer.ini" <<EOF
+[databases]
+* = host=$PG_HOST port=$PG_PORT
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGB_PORT
+unix_socket_dir =
+pool_mode = transaction
+default_pool_size = $POOL_SIZE
+max_client_conn = 1000
+; the server trusts loopback; clients are only ever this benchmark
+auth_type = trust
+auth_file = $work/userlist.txt
+; drivers send it at startup; PgBouncer refuses unknown startup parameters
+ignore_startup_parameters = extra_float_digits
+; SHOW STATS for the per-request database round trips (bench/cpu.py)
+admin_users = $PG_USER
+logfile = $work/pgbouncer.log
+pidfile = $work/pgbouncer.pid
+EOF
+printf '"%s" ""\n' "$PG_USER" >"$work/userlist.txt"
+# PgBouncer refuses to run as root; -u drops to the postgres account.
+pgbouncer_user=()
+[ "$(id -u)" -eq 0 ] && pgbouncer_user=(-u postgres) && chown postgres "$work"
+pgbouncer "${pgbouncer_user[@]}" "$work/pgbouncer.ini" >"$work/pgbouncer.out" 2>&1 &
+pids+=($!)
+POOLER_URL="postgres://$PG_USER@127.0.0.1:$PGB_PORT/$DB"
+wait_for 15 "PgBouncer on port $PGB_PORT" psql "$POOLER_URL" -Atc "select 1"
+log "PgBouncer $PGB_PORT → $PG_HOST:$PG_PORT, transaction pooling, $POOL_SIZE server connections per database"
+
+# --- the worker in workerd (Miniflare), Hyperdrive → PgBouncer ------------------------------
+limits=()
+[ "$RATE_LIMITS" = off ] && limits=(--no-rate-limits)
+node bench/worker.mjs --database "$DB_URL" --pooler "$POOLER_URL" --fixtures "$work/fixtures.json" \
+  --ready "$work/worker.url" --log "$work/worker.log" "${limits[@]}" >"$work/worker.out" 2>&1 &
+pids+=($!)
+wait_for 60 "the worker" test -s "$work/worker.url"
+WORKER_URL=$(cat "$work/worker.url")
+log "worker at $WORKER_URL (rate-limit bindings: $RATE_LIMITS)"
+
+# One request of each kind before measuring anything: a broken setup fails here, at once.
+node -e '
+  const [base, file] = process.argv.slice(1);
+  const { users: [u] } = JSON.parse(require("fs").readFileSync(file, "utf8"));
+  const h = { Authorization: `Bearer ${u.token}`, "Content-Type": "application/json" };
+  const t = `${base}/api/${u.id}/tasks`;
+  const checks = [
+    ["GET", t, undefined, 200], ["GET", `${t}/${u.tasks[0]}`, undefined, 200],
+    ["PUT", `${t}/${u.tasks[0]}`, JSON.stringify({ title: "checked" }), 200],
+    ["PATCH", `${t}/${u.tasks[0]}/complete`, undefined, 200],
+    ["POST", t, JSON.stringify({ title: "checked" }), 201],
+    ["GET", `${base}/api/nobody/tasks`, undefined, 401],
+  ];
+  (async () => {
+    for (const [method, url, body, want] of checks) {
+      const r = await fetch(url, { method, body, headers: want === 401 ? {} : h });
+      if (r.status !== want) throw new Error(`${method} ${url}: ${r.status} ${await r.text()}`);
+    }
+  })().catch((e) => { console.error(e.message); process.exit(1); });
+' "$WORKER_URL" "$work/fixtures.json" || { tail -5 "$work/worker.log" >&2; fail "a request of the workload failed"; }
+
+# --- load phases ----------------------------------------------------------------------------
+# load NAME WORKLOAD SECONDS [RATE]: one Goose run, closed loop, or at RATE requests/s spread
+# over the connections (each connection on its own schedule, times corrected from it: see
+# bench/loadgen/src/main.rs). Its summary goes to $work/NAME.json.
+load() {
+  local name=$1 workload=$2 seconds=$3 rate=${4:-}
+  (cd "$work" && export BENCH_WORKLOAD=$workload BENCH_FIXTURES="$work/fixtures.json" \
+    BENCH_OUT="$work/$name.json" BENCH_USERS="$CONNECTIONS" && { [ -z "$rate" ] || export BENCH_RATE=$rate; } &&
+    "$LOADGEN" --host "$WORKER_URL" --users "$CONNECTIONS" --increase-rate "$CONNECTIONS" \
+    --run-time "${seconds}s" --timeout 10 --no-gzip --no-telnet --no-print-metrics -q \
+    --no-transaction-metrics --no-scenario-metrics --no-percentiles-over-time \
+    >"$work/$name.log" 2>&1) || { tail -20 "$work/$name.log" >&2; fail "load generator ($name)"; }
+}
+# measure NAME WORKLOAD SECONDS [RATE]: the same, with the CPU used by each program (and
+# PgBouncer's transactions) sampled over the steady part of the run.
+measure() {
+  local name=$1 seconds=$3
+  python3 bench/cpu.py --delay 3 --seconds $((seconds - 4)) --out "$work/$name.cpu.json" \
+    --pooler "postgres://$PG_USER@127.0.0.1:$PGB_PORT/pgbouncer" --database "$DB" &
+  local sampler=$!
+  log "$name: $seconds s${4:+ at $4 requests/s}"
+  load "$@"
+  wait "$sampler"
+}
+
+log "warming up the worker ($WARMUP s)"
+load warmup read "$WARMUP"
+measure trivial trivial "$CEILING_SECONDS"
+measure not-found not-found "$CEILING_SECONDS"
+measure health health "$CEILING_SECONDS"
+
+log "pgbench -S through PgBouncer: $CONNECTIONS clients, $CEILING_SECONDS s"
+pgbench -n -S -c "$CONNECTIONS" -j 2 -T "$CEILING_SECONDS" \
+  "postgres://$PG_USER@127.0.0.1:$PGB_PORT/$PGBENCH_DB" >"$work/pgbench.txt" 2>&1 || {
+  cat "$work/pgbench.txt" >&2; fail "pgbench"; }
+
+for mix in read write; do
+  seed
+  load "$mix-warmup" "$mix" "$WARMUP"
+  seed
+  measure "$mix-capacity" "$mix" "$SECONDS_PER_PHASE"
+  seed
+  measure "$mix-fixed" "$mix" "$SECONDS_PER_PHASE" "$RATE"
+done
+
+# --- report ---------------------------------------------------------------------------------
+grep -h "prepared statement" "$work/worker.log" "$work/pgbouncer.log" >"$work/prepared.txt" 2>/dev/null || true
+mkdir -p bench/results
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+bench/.venv/bin/python bench/report.py --work "$work" --out "bench/results/$stamp.json" \
+  --database-url "$DB_URL" --pgbouncer-log "$work/pgbouncer.log" \
+  --setting connections="$CONNECTIONS" --setting rate="$RATE" --setting warmup_s="$WARMUP" \
+  --setting seconds="$SECONDS_PER_PHASE" --setting ceiling_seconds="$CEILING_SECONDS" \
+  --setting pool_size="$POOL_SIZE" --setting rate_limits="$RATE_LIMITS"
+cp "bench/results/$stamp.json" bench/results/latest.json
+bench/.venv/bin/python bench/plot.py bench/results/latest.json bench/results/latest.png
+log "wrote bench/results/$stamp.json, latest.json and latest.png"

@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+// Runs the built worker (build/, the release build `make dev` and production run) in workerd
+// through Miniflare, as the integration harness does, with its Hyperdrive binding pointed at
+// the benchmark's PgBouncer. Writes the load generator's fixtures (each seeded user's token
+// and task ids) and then a ready file holding the worker's URL, and serves until SIGTERM/SIGINT.
+//
+// usage: node bench/worker.mjs --database URL --pooler URL --fixtures FILE --ready FILE --log FILE
+//   [--no-rate-limits]
+//   --database  the benchmark database, read directly for the seeded task ids
+//   --pooler    what the HYPERDRIVE binding connects to (PgBouncer)
+//   --log       where the worker's stderr (its 5xx log lines) goes; stdout (one info line per
+//               request) is read and dropped, as the harness does
+//   --no-rate-limits  leave the [[ratelimits]] bindings out (a diagnostic, not what `make dev`
+//               and production run: the worker then skips its limiter calls)
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { Miniflare } from "miniflare";
+import pg from "pg";
+import { mintToken } from "../scripts/token.mjs";
+import { forHyperdrive } from "../scripts/dburl.mjs";
+
+const root = path.resolve(import.meta.dirname, "..");
+const { values: args } = parseArgs({
+  options: {
+    database: { type: "string" },
+    pooler: { type: "string" },
+    fixtures: { type: "string" },
+    ready: { type: "string" },
+    log: { type: "string" },
+    "no-rate-limits": { type: "boolean" },
+  },
+});
+for (const name of ["database", "pooler", "fixtures", "ready", "log"]) {
+  if (!args[name]) {
+    console.error(`worker.mjs: --${name} is required`);
+    process.exit(2);
+  }
+}
+
+const toml = fs.readFileSync(path.join(root, "wrangler.toml"), "utf8");
+const compatibilityDate = toml.match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
+
+/** Every `[[ratelimits]]` binding of wrangler.toml, with a budget no run can reach: each
+ *  request still calls the limiter (its cost is part of the figures), but 100 users at
+ *  thousands of requests a second from one address would otherwise measure refusals. */
+function generousRateLimits() {
+  const limits = {};
+  for (const block of toml.split(/^\[\[ratelimits\]\]\s*$/m).slice(1)) {
+    const body = block.split(/^\[/m)[0];
+    const name = body.match(/^name\s*=\s*"([^"]+)"/m)?.[1];
+    const namespace = body.match(/^namespace_id\s*=\s*"([^"]+)"/m)?.[1];
+    if (name) limits[name] = { namespace_id: namespace, simple: { limit: 1_000_000_000, period: 60 } };
+  }
+  return limits;
+}
+
+// A fresh random secret per run (32 bytes), as the brief for HS256 asks: at least 32 bytes.
+const secret = crypto.randomBytes(32).toString("base64url");
+
+// The fixtures: every seeded user with a token and the ids of its seeded tasks.
+const db = new pg.Client({ connectionString: args.database });
+await db.connect();
+const { rows } = await db.query(
+  "select u.id, array_agg(t.id::text order by t.created_at desc) as tasks " +
+    "from users u join tasks t on t.user_id = u.id " +
+    "where t.title like 'seeded task %' group by u.id order by u.id",
+);
+await db.end();
+if (rows.length === 0) throw new Error("no seeded users: run bench/seed.sql first");
+const users = rows.map((row) => ({
+  id: row.id,
+  token: mintToken({ userId: row.id, secret, ttlSeconds: 4 * 3600 }),
+  tasks: row.tasks,
+}));
+fs.writeFileSync(args.fixtures, JSON.stringify({ users }));
+
+const log = fs.createWriteStream(args.log);
+const ratelimits = args["no-rate-limits"] ? {} : generousRateLimits();
+const mf = new Miniflare({
+  modules: true,
+  scriptPath: path.join(root, "build/index.js"),
+  modulesRoot: path.join(root, "build"),
+  modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+  compatibilityDate,
+  bindings: { BETTER_AUTH_SECRET: secret },
+  hyperdrives: { HYPERDRIVE: forHyperdrive(args.pooler) },
+  ...(Object.keys(ratelimits).length ? { ratelimits } : {}),
+  cf: false,
+  handleRuntimeStdio(stdout, stderr) {
+    stdout.resume();
+    stderr.pipe(log);
+  },
+  host: "127.0.0.1",
+  port: 0,
+});
+const url = (await mf.ready).toString().replace(/\/$/, "");
+fs.writeFileSync(args.ready, `${url}\n`);
+
+let stopping = false;
+async function stop() {
+  if (stopping) return;
+  stopping = true;
+  await mf.dispose().catch(() => {});
+  log.end();
+  process.exit(0);
+}
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
