@@ -45,9 +45,18 @@ PATH="$PATH:${PGBIN:-/usr/lib/postgresql/15/bin}"
 command -v pgbench >/dev/null || fail "pgbench not found (PostgreSQL's client programs)"
 
 # --- clean up whatever this script started, however it ends (Ctrl-C included) --------------
+# Long-running steps run in the background and are waited for: `wait` returns as soon as a
+# trapped signal arrives, while a foreground child that handles Ctrl-C itself (Goose does)
+# would leave the script running on. Background children ignore the terminal's Ctrl-C, so
+# cleanup stops each one by its pid.
 work=$(mktemp -d "${TMPDIR:-/tmp}/task-api-bench.XXXXXX")
 chmod 755 "$work"
 pids=()
+forget() { local keep=() pid; for pid in "${pids[@]}"; do [ "$pid" = "$1" ] || keep+=("$pid"); done; pids=("${keep[@]}"); }
+# in_background COMMAND…: runs it as a child this script stops on exit; its pid is in $child.
+in_background() { "$@" & child=$!; pids+=("$child"); }
+# to_completion COMMAND…: runs it in the background and waits for it (interruptible).
+to_completion() { local rc=0; in_background "$@"; wait "$child" || rc=$?; forget "$child"; return "$rc"; }
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -92,7 +101,7 @@ dbmate --url "$(node scripts/dburl.mjs migrate "$DB_URL")" --migrations-dir migr
 seed() { psql -q -v ON_ERROR_STOP=1 "$DB_URL" -f bench/seed.sql >/dev/null; }
 seed
 # pgbench's own tables (scale 1: 100,000 accounts) for the pooler's ceiling.
-pgbench -q -i -s 1 "$(with_db "$SERVER_URL" "$PGBENCH_DB")" >/dev/null 2>&1 || fail "pgbench -i"
+to_completion pgbench -q -i -s 1 "$(with_db "$SERVER_URL" "$PGBENCH_DB")" >/dev/null 2>&1 || fail "pgbench -i"
 
 # --- PgBouncer: the local stand-in for Hyperdrive's pool ------------------------------------
 # Transaction pooling: a server connection is lent for one transaction, so 100 clients share
@@ -124,8 +133,8 @@ printf '"%s" ""\n' "$PG_USER" >"$work/userlist.txt"
 # PgBouncer refuses to run as root; -u drops to the postgres account.
 pgbouncer_user=()
 [ "$(id -u)" -eq 0 ] && pgbouncer_user=(-u postgres) && chown postgres "$work"
-pgbouncer "${pgbouncer_user[@]}" "$work/pgbouncer.ini" >"$work/pgbouncer.out" 2>&1 &
-pids+=($!)
+in_background pgbouncer "${pgbouncer_user[@]}" "$work/pgbouncer.ini" >"$work/pgbouncer.out" 2>&1
+POOLER_PID=$child
 POOLER_URL="postgres://$PG_USER@127.0.0.1:$PGB_PORT/$DB"
 wait_for 15 "PgBouncer on port $PGB_PORT" psql "$POOLER_URL" -Atc "select 1"
 log "PgBouncer $PGB_PORT → $PG_HOST:$PG_PORT, transaction pooling, $POOL_SIZE server connections per database"
@@ -133,9 +142,10 @@ log "PgBouncer $PGB_PORT → $PG_HOST:$PG_PORT, transaction pooling, $POOL_SIZE 
 # --- the worker in workerd (Miniflare), Hyperdrive → PgBouncer ------------------------------
 limits=()
 [ "$RATE_LIMITS" = off ] && limits=(--no-rate-limits)
-node bench/worker.mjs --database "$DB_URL" --pooler "$POOLER_URL" --fixtures "$work/fixtures.json" \
-  --ready "$work/worker.url" --log "$work/worker.log" "${limits[@]}" >"$work/worker.out" 2>&1 &
-pids+=($!)
+in_background node bench/worker.mjs --database "$DB_URL" --pooler "$POOLER_URL" \
+  --fixtures "$work/fixtures.json" --ready "$work/worker.url" --log "$work/worker.log" \
+  "${limits[@]}" >"$work/worker.out" 2>&1
+WORKER_PID=$child
 wait_for 60 "the worker" test -s "$work/worker.url"
 WORKER_URL=$(cat "$work/worker.url")
 log "worker at $WORKER_URL (rate-limit bindings: $RATE_LIMITS)"
@@ -167,23 +177,28 @@ node -e '
 # bench/loadgen/src/main.rs). Its summary goes to $work/NAME.json.
 load() {
   local name=$1 workload=$2 seconds=$3 rate=${4:-}
-  (cd "$work" && export BENCH_WORKLOAD=$workload BENCH_FIXTURES="$work/fixtures.json" \
-    BENCH_OUT="$work/$name.json" BENCH_USERS="$CONNECTIONS" && { [ -z "$rate" ] || export BENCH_RATE=$rate; } &&
+  to_completion env -C "$work" BENCH_WORKLOAD="$workload" BENCH_FIXTURES="$work/fixtures.json" \
+    BENCH_OUT="$work/$name.json" BENCH_USERS="$CONNECTIONS" ${rate:+BENCH_RATE=$rate} \
     "$LOADGEN" --host "$WORKER_URL" --users "$CONNECTIONS" --increase-rate "$CONNECTIONS" \
     --run-time "${seconds}s" --timeout 10 --no-gzip --no-telnet --no-print-metrics -q \
     --no-transaction-metrics --no-scenario-metrics --no-percentiles-over-time \
-    >"$work/$name.log" 2>&1) || { tail -20 "$work/$name.log" >&2; fail "load generator ($name)"; }
+    >"$work/$name.log" 2>&1 || { tail -20 "$work/$name.log" >&2; fail "load generator ($name)"; }
+  # A phase against a dead worker or pooler would only measure refusals.
+  kill -0 "$WORKER_PID" 2>/dev/null || { tail -20 "$work/worker.out" >&2; fail "the worker exited during $name"; }
+  kill -0 "$POOLER_PID" 2>/dev/null || { tail -20 "$work/pgbouncer.log" >&2; fail "PgBouncer exited during $name"; }
 }
 # measure NAME WORKLOAD SECONDS [RATE]: the same, with the CPU used by each program (and
 # PgBouncer's transactions) sampled over the steady part of the run.
 measure() {
   local name=$1 seconds=$3
-  python3 bench/cpu.py --delay 3 --seconds $((seconds - 4)) --out "$work/$name.cpu.json" \
-    --pooler "postgres://$PG_USER@127.0.0.1:$PGB_PORT/pgbouncer" --database "$DB" &
-  local sampler=$!
+  in_background python3 bench/cpu.py --delay 3 --seconds $((seconds - 4)) \
+    --out "$work/$name.cpu.json" --pooler "postgres://$PG_USER@127.0.0.1:$PGB_PORT/pgbouncer" \
+    --database "$DB"
+  local sampler=$child
   log "$name: $seconds s${4:+ at $4 requests/s}"
   load "$@"
-  wait "$sampler"
+  wait "$sampler" || fail "CPU sampler ($name)"
+  forget "$sampler"
 }
 
 log "warming up the worker ($WARMUP s)"
@@ -193,7 +208,7 @@ measure not-found not-found "$CEILING_SECONDS"
 measure health health "$CEILING_SECONDS"
 
 log "pgbench -S through PgBouncer: $CONNECTIONS clients, $CEILING_SECONDS s"
-pgbench -n -S -c "$CONNECTIONS" -j 2 -T "$CEILING_SECONDS" \
+to_completion pgbench -n -S -c "$CONNECTIONS" -j 2 -T "$CEILING_SECONDS" \
   "postgres://$PG_USER@127.0.0.1:$PGB_PORT/$PGBENCH_DB" >"$work/pgbench.txt" 2>&1 || {
   cat "$work/pgbench.txt" >&2; fail "pgbench"; }
 

@@ -445,6 +445,8 @@ fn summarize(metrics: &GooseMetrics, workload: &str) -> Value {
     let mut error_messages: Vec<(String, usize)> = metrics
         .errors
         .values()
+        // A failed request's corrected twin repeats its error.
+        .filter(|e| e.custom_method != SCHEDULED)
         .map(|e| {
             (
                 format!("{} {}: {}", e.method, e.name, e.error),
