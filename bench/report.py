@@ -61,7 +61,7 @@ def versions(database_url):
         "node": run("node", "--version"),
         "pgbouncer": run("pgbouncer", "--version").splitlines()[0].split()[-1],
         "postgresql": run("psql", database_url, "-Atc", "show server_version"),
-        "pgbench": run("pgbench", "--version").split()[-1],
+        "pgbench": (re.search(r"\d+\.\d+", run("pgbench", "--version")) or [None])[0],
         "goose": locked_version(ROOT / "bench/loadgen/Cargo.lock", "goose"),
     }
 
