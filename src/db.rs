@@ -222,21 +222,24 @@ fn one_task(row: Option<Row>) -> Result<Task, ApiError> {
 }
 
 /// Reads the result of a conditional write (see [`conditional_write!`]): no row is a missing
-/// task, a row without the written task failed `If-Match`.
-fn written_task(row: Option<Row>) -> Result<Task, ApiError> {
+/// task, a row without the written task failed `If-Match`; otherwise the written row.
+fn written_row(row: Option<Row>) -> Result<Row, ApiError> {
     let row = row.ok_or(ApiError::TaskNotFound)?;
-    let written: Option<Uuid> = row
-        .try_get("id")
-        .map_err(|err| ApiError::Internal(format!("reading a write result: {err}")))?;
+    let read = |err: tokio_postgres::Error| {
+        ApiError::Internal(format!("reading a conditional write's result: {err}"))
+    };
+    let written: Option<Uuid> = row.try_get("id").map_err(read)?;
     if written.is_some() {
-        return task_from(&row);
+        return Ok(row);
     }
-    let current: i64 = row
-        .try_get("current_version")
-        .map_err(|err| ApiError::Internal(format!("reading a write result: {err}")))?;
+    let current: i64 = row.try_get("current_version").map_err(read)?;
     Err(ApiError::PreconditionFailed {
         etag: headers::etag(current),
     })
+}
+
+fn written_task(row: Option<Row>) -> Result<Task, ApiError> {
+    task_from(&written_row(row)?)
 }
 
 /// Wraps a write of the task `$1` owned by `$2` so that it happens only when the task's version
@@ -583,21 +586,7 @@ pub async fn delete_task(
         )
         .await
         .map_err(classify)?;
-    let row = row.ok_or(ApiError::TaskNotFound)?;
-    let deleted: Option<Uuid> = row
-        .try_get("id")
-        .map_err(|err| ApiError::Internal(format!("reading a delete result: {err}")))?;
-    match deleted {
-        Some(_) => Ok(()),
-        None => {
-            let current: i64 = row
-                .try_get("current_version")
-                .map_err(|err| ApiError::Internal(format!("reading a delete result: {err}")))?;
-            Err(ApiError::PreconditionFailed {
-                etag: headers::etag(current),
-            })
-        }
-    }
+    written_row(row).map(|_| ())
 }
 
 #[cfg(test)]
