@@ -31,6 +31,7 @@ use crate::{
     key_source,
     list_query::{After, ListQuery, SortKey},
     openapi, path,
+    rate_limit::{self, RefusedAddresses},
     task::{Completion, NewTask, Task, TaskChanges, MAX_BODY_BYTES},
     telemetry::{usable_ray, FaultSlot, RequestRecord},
 };
@@ -363,17 +364,49 @@ async fn complete(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, 
 // --- request helpers ------------------------------------------------------------------------
 
 /// 500 without a usable auth configuration (fail closed), 401 without a valid token, 503 when
-/// the token's JWKS cannot be fetched, 403 when the path names another user. Runs before any
-/// body or database work.
+/// the token's JWKS cannot be fetched, 403 when the path names another user, 429 over a
+/// budget (see `rate_limit`). Runs before any body or database work.
 async fn authorize(req: &Request, ctx: &Ctx) -> Result<Identity, ApiError> {
     let config = Config::from_lookup(|name| ctx.env.secret(name).ok().map(|s| s.to_string()))
         .map_err(ApiError::Misconfigured)?;
-    // Per client address first, before any token work, so a flood of bad tokens is cheap.
-    let ip = req
+    let limited = ApiError::RateLimited {
+        retry_after: rate_limit::PERIOD_SECS,
+    };
+    // An address refused for failed authentication is refused before any token work.
+    let address = req
         .headers()
         .get("CF-Connecting-IP")?
         .unwrap_or_else(|| "unknown".into());
-    rate_limit(ctx, ADDRESS_LIMITER, format!("ip:{ip}")).await?;
+    let now_ms = Date::now().as_millis();
+    if REFUSED_ADDRESSES.with_borrow(|refused| refused.is_refused(&address, now_ms)) {
+        return Err(limited);
+    }
+    let identity = match authenticate(req, ctx, &config).await {
+        Ok(identity) => identity,
+        Err(err @ (ApiError::Unauthorized(_) | ApiError::Forbidden)) => {
+            let key = format!("ip:{address}");
+            if !within_budget(ctx, rate_limit::ADDRESS_LIMITER, key).await {
+                REFUSED_ADDRESSES.with_borrow_mut(|refused| refused.remember(&address, now_ms));
+                return Err(limited);
+            }
+            return Err(err);
+        }
+        Err(err) => return Err(err),
+    };
+    let read = matches!(req.method(), Method::Get | Method::Head);
+    let key = format!("user:{}", identity.user_id);
+    if !within_budget(ctx, rate_limit::user_limiter(read), key).await {
+        return Err(limited);
+    }
+    Ok(identity)
+}
+
+thread_local! {
+    static REFUSED_ADDRESSES: RefCell<RefusedAddresses> = RefCell::new(RefusedAddresses::default());
+}
+
+/// The token (401, 503 without keys) and then the path's user (403).
+async fn authenticate(req: &Request, ctx: &Ctx, config: &Config) -> Result<Identity, ApiError> {
     let header = req.headers().get("Authorization")?;
     let token = auth::parse(auth::bearer_token(header.as_deref())?)?;
     let not_accepted = ApiError::Unauthorized("the token's algorithm is not accepted");
@@ -397,35 +430,17 @@ async fn authorize(req: &Request, ctx: &Ctx) -> Result<Identity, ApiError> {
     if path_user.as_deref() != Some(identity.user_id.as_str()) {
         return Err(ApiError::Forbidden);
     }
-    let budget = match req.method() {
-        Method::Get | Method::Head => READ_LIMITER,
-        _ => WRITE_LIMITER,
-    };
-    rate_limit(ctx, budget, format!("user:{}", identity.user_id)).await?;
     Ok(identity)
 }
 
-/// Rate-limit bindings (`[[ratelimits]]` in wrangler.toml): per user for reads and for writes,
-/// and per client address for every `/api` request before its token is looked at.
-const READ_LIMITER: &str = "READ_RATE_LIMITER";
-const WRITE_LIMITER: &str = "WRITE_RATE_LIMITER";
-const ADDRESS_LIMITER: &str = "ADDRESS_RATE_LIMITER";
-/// The budgets' period in wrangler.toml: a client over budget may try again after it.
-const RATE_LIMIT_PERIOD_SECS: u64 = 60;
-
-/// Spends one unit of `key`'s budget in `binding`. A deployment without the binding is not
-/// limited, and a failing limiter lets the request through: limits protect, they must not
-/// become an outage of their own.
-async fn rate_limit(ctx: &Ctx, binding: &str, key: String) -> Result<(), ApiError> {
+/// Spends one unit of `key`'s budget in `binding`; false when it is spent. A deployment without
+/// the binding is not limited, and a failing limiter lets the request through: limits protect,
+/// they must not become an outage of their own.
+async fn within_budget(ctx: &Ctx, binding: &str, key: String) -> bool {
     let Ok(limiter) = ctx.env.rate_limiter(binding) else {
-        return Ok(());
+        return true;
     };
-    match limiter.limit(key).await {
-        Ok(outcome) if !outcome.success => Err(ApiError::RateLimited {
-            retry_after: RATE_LIMIT_PERIOD_SECS,
-        }),
-        _ => Ok(()),
-    }
+    !matches!(limiter.limit(key).await, Ok(outcome) if !outcome.success)
 }
 
 async fn authorize_task(req: &Request, ctx: &Ctx) -> Result<(Identity, Uuid), ApiError> {

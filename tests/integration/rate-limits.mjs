@@ -1,7 +1,8 @@
 // Rate limits through the Workers rate-limit bindings, with small budgets: per user for reads
-// (GET/HEAD) and for writes, separately; per client address (CF-Connecting-IP) for every /api
-// request before its token is looked at. Over budget: 429 rate_limited with Retry-After: 60.
-// /health and OPTIONS are never limited.
+// (GET/HEAD) and for writes, separately; per client address (CF-Connecting-IP) for requests
+// that fail authentication (401, 403), and once an address is over that budget, for all its
+// /api requests before their tokens are looked at. Over budget: 429 rate_limited with
+// Retry-After: 60. /health and OPTIONS are never limited.
 //
 // Miniflare's limiter counts in fixed 60 s windows aligned to the clock (all budgets refill at
 // each minute boundary), so every sequence that spends a budget runs away from a boundary, and
@@ -184,7 +185,7 @@ describe("per-address budget", () => {
 
   const from = (address, headers = {}) => ({ "CF-Connecting-IP": address, ...headers });
 
-  it("spends it before the token: five 401s, then 429 for bad and valid tokens alike", async () => {
+  it("five 401s spend it; then 429 before the token for bad and valid tokens alike", async () => {
     await inOneWindow(async () => {
       const address = freshAddress();
       const user = newUser(worker.url);
@@ -207,17 +208,25 @@ describe("per-address budget", () => {
     });
   });
 
-  it("counts 403s and valid requests too: every /api request spends it", async () => {
+  it("is spent by 401s and 403s only: authenticated requests from the address are never counted", async () => {
     await inOneWindow(async () => {
       const address = freshAddress();
       const user = newUser(worker.url);
       const other = newUser(worker.url);
-      await expectStatus(await user.request("GET", user.tasksUrl, { headers: from(address) }), 200, "1");
-      await expectStatus(await user.request("POST", user.tasksUrl, { body: { title: "t" }, headers: from(address) }), 201, "2");
-      await expectError(await user.request("GET", other.tasksUrl, { headers: from(address) }), 403);
-      await expectError(await user.request("GET", `${user.tasksUrl}?sort=bogus`, { headers: from(address) }), 400);
-      await expectError(await user.request("GET", `${user.tasksUrl}/${crypto.randomUUID()}`, { headers: from(address) }), 404);
-      await expectLimited(await user.request("GET", user.tasksUrl, { headers: from(address) }), "6th");
+      // Ten authenticated requests (twice the budget), including 400s and 404s after auth.
+      for (let i = 0; i < 2; i++) {
+        await expectStatus(await user.request("GET", user.tasksUrl, { headers: from(address) }), 200, `list ${i}`);
+        await expectStatus(await user.request("POST", user.tasksUrl, { body: { title: "t" }, headers: from(address) }), 201, `create ${i}`);
+        await expectError(await user.request("GET", `${user.tasksUrl}?sort=bogus`, { headers: from(address) }), 400);
+        await expectError(await user.request("GET", `${user.tasksUrl}/${crypto.randomUUID()}`, { headers: from(address) }), 404);
+        await expectError(await user.request("POST", user.tasksUrl, { body: { title: "" }, headers: from(address) }), 400);
+      }
+      // Five failures spend the budget: 403s (another user's path) and 401s.
+      for (let i = 0; i < 3; i++) await expectError(await user.request("GET", other.tasksUrl, { headers: from(address) }), 403);
+      for (let i = 0; i < 2; i++) await expectError(await fetch(user.tasksUrl, { headers: from(address) }), 401);
+      await expectLimited(await user.request("GET", other.tasksUrl, { headers: from(address) }), "6th failure, a 403");
+      // From then on the address is refused before its token is looked at, valid or not.
+      await expectLimited(await user.request("GET", user.tasksUrl, { headers: from(address) }), "valid token after the refusal");
     });
   });
 
