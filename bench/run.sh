@@ -31,6 +31,8 @@ SECONDS_PER_PHASE=${BENCH_SECONDS:-25}
 CEILING_SECONDS=${BENCH_CEILING_SECONDS:-15}
 POOL_SIZE=${BENCH_POOL_SIZE:-20}
 RATE_LIMITS=${BENCH_RATE_LIMITS:-on}
+ENTRY=${BENCH_ENTRY:-direct}
+PROFILE=${BENCH_PROFILE:-off}
 DB=task_api_bench
 PGBENCH_DB=task_api_bench_pgbench
 
@@ -140,15 +142,19 @@ wait_for 15 "PgBouncer on port $PGB_PORT" psql "$POOLER_URL" -Atc "select 1"
 log "PgBouncer $PGB_PORT → $PG_HOST:$PG_PORT, transaction pooling, $POOL_SIZE server connections per database"
 
 # --- the worker in workerd (Miniflare), Hyperdrive → PgBouncer ------------------------------
-limits=()
-[ "$RATE_LIMITS" = off ] && limits=(--no-rate-limits)
+worker_args=(--entry "$ENTRY")
+[ "$RATE_LIMITS" = off ] && worker_args+=(--no-rate-limits)
+if [ "$PROFILE" = on ]; then
+  INSPECTOR_PORT=$(free_port 9229)
+  worker_args+=(--inspector-port "$INSPECTOR_PORT")
+fi
 in_background node bench/worker.mjs --database "$DB_URL" --pooler "$POOLER_URL" \
   --fixtures "$work/fixtures.json" --ready "$work/worker.url" --log "$work/worker.log" \
-  "${limits[@]}" >"$work/worker.out" 2>&1
+  "${worker_args[@]}" >"$work/worker.out" 2>&1
 WORKER_PID=$child
 wait_for 60 "the worker" test -s "$work/worker.url"
 WORKER_URL=$(cat "$work/worker.url")
-log "worker at $WORKER_URL (rate-limit bindings: $RATE_LIMITS)"
+log "worker at $WORKER_URL (entry: $ENTRY, rate-limit bindings: $RATE_LIMITS, profile: $PROFILE)"
 
 # One request of each kind before measuring anything: a broken setup fails here, at once.
 node -e '
@@ -203,6 +209,53 @@ measure() {
 
 log "warming up the worker ($WARMUP s)"
 load warmup read "$WARMUP"
+
+# One phase only, for iterating: BENCH_ONLY=read, read@500 (fixed rate), write, health, ...
+# Prints that phase's summary; writes no results.
+if [ -n "${BENCH_ONLY:-}" ]; then
+  workload=${BENCH_ONLY%@*}
+  rate=
+  [ "$workload" != "$BENCH_ONLY" ] && rate=${BENCH_ONLY#*@}
+  seed
+  measure only "$workload" "$SECONDS_PER_PHASE" $rate
+  python3 - "$work/only.json" "$work/only.cpu.json" <<'PY'
+import json, sys
+result = json.load(open(sys.argv[1]))
+def row(name, op):
+    lat = op.get("corrected_latency_ms") or op["latency_ms"]
+    print(f"  {name:<10} {op['rps']:>8.1f} {op['errors']:>6} " + " ".join(f"{lat[k]:>8.2f}" for k in ("p50", "p95", "p99", "max")))
+print("             req/s errors      p50      p95      p99      max  ms")
+row("overall", result["overall"])
+for name, op in sorted(result["operations"].items()):
+    row(name, op)
+print(json.dumps(json.load(open(sys.argv[2])))[:400])
+PY
+  exit 0
+fi
+
+# A profile run measures nothing: the inspector's sampling slows the worker down. It samples
+# the worker while the chosen workload runs at capacity, writes the summary and stops.
+if [ "$PROFILE" = on ]; then
+  workload=${BENCH_PROFILE_WORKLOAD:-read}
+  mkdir -p bench/results
+  out="bench/results/profile-$workload-$(date -u +%Y%m%dT%H%M%SZ)"
+  seed
+  in_background node bench/profile.mjs --port "$INSPECTOR_PORT" --seconds $((SECONDS_PER_PHASE - 4)) \
+    --out "$work/profile.cpuprofile"
+  profiler=$child
+  sleep 2
+  log "profiling $workload at capacity ($SECONDS_PER_PHASE s)"
+  load "profile-$workload" "$workload" "$SECONDS_PER_PHASE"
+  wait "$profiler" || fail "profiler"
+  forget "$profiler"
+  cp "$work/profile.txt" "$out.txt"
+  cp "$work/profile.cpuprofile" "$out.cpuprofile"
+  python3 -c 'import json, sys; print("throughput under the profiler:", json.load(open(sys.argv[1]))["overall"]["rps"], "requests/s")' \
+    "$work/profile-$workload.json" >&2
+  cat "$out.txt"
+  log "wrote $out.txt and $out.cpuprofile (the profile opens in Chrome DevTools or speedscope)"
+  exit 0
+fi
 measure trivial trivial "$CEILING_SECONDS"
 measure not-found not-found "$CEILING_SECONDS"
 measure health health "$CEILING_SECONDS"

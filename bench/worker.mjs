@@ -5,13 +5,16 @@
 // and task ids) and then a ready file holding the worker's URL, and serves until SIGTERM/SIGINT.
 //
 // usage: node bench/worker.mjs --database URL --pooler URL --fixtures FILE --ready FILE --log FILE
-//   [--no-rate-limits]
+//   [--no-rate-limits] [--entry miniflare|direct] [--inspector-port PORT]
 //   --database  the benchmark database, read directly for the seeded task ids
 //   --pooler    what the HYPERDRIVE binding connects to (PgBouncer)
 //   --log       where the worker's stderr (its 5xx log lines) goes; stdout (one info line per
 //               request) is read and dropped, as the harness does
 //   --no-rate-limits  leave the [[ratelimits]] bindings out (a diagnostic, not what `make dev`
 //               and production run: the worker then skips its limiter calls)
+//   --entry     `direct` (the default) serves the worker on its own socket; `miniflare` sends
+//               every request through Miniflare's entry worker first (see bench/README.md)
+//   --inspector-port  open V8's inspector for the worker on this port (bench/profile.mjs)
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -30,8 +33,14 @@ const { values: args } = parseArgs({
     ready: { type: "string" },
     log: { type: "string" },
     "no-rate-limits": { type: "boolean" },
+    entry: { type: "string", default: "direct" },
+    "inspector-port": { type: "string" },
   },
 });
+if (!["direct", "miniflare"].includes(args.entry)) {
+  console.error("worker.mjs: --entry is direct or miniflare");
+  process.exit(2);
+}
 for (const name of ["database", "pooler", "fixtures", "ready", "log"]) {
   if (!args[name]) {
     console.error(`worker.mjs: --${name} is required`);
@@ -78,7 +87,10 @@ fs.writeFileSync(args.fixtures, JSON.stringify({ users }));
 
 const log = fs.createWriteStream(args.log);
 const ratelimits = args["no-rate-limits"] ? {} : generousRateLimits();
+const direct = args.entry === "direct";
+const inspectorPort = args["inspector-port"] ? Number(args["inspector-port"]) : undefined;
 const mf = new Miniflare({
+  name: "task-api",
   modules: true,
   scriptPath: path.join(root, "build/index.js"),
   modulesRoot: path.join(root, "build"),
@@ -94,8 +106,15 @@ const mf = new Miniflare({
   },
   host: "127.0.0.1",
   port: 0,
+  // Miniflare's entry worker is development plumbing (it dispatches to the named worker, adds
+  // a synthetic `cf` object, renders pretty error pages); production has nothing like it. A
+  // direct socket hands each request straight to this worker, as workerd serves it in
+  // production. `--entry miniflare` measures what the entry worker costs.
+  ...(direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
+  ...(inspectorPort ? { inspectorPort } : {}),
 });
-const url = (await mf.ready).toString().replace(/\/$/, "");
+const ready = await mf.ready;
+const url = (direct ? await mf.unsafeGetDirectURL("task-api") : ready).toString().replace(/\/$/, "");
 fs.writeFileSync(args.ready, `${url}\n`);
 
 let stopping = false;
