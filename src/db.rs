@@ -25,7 +25,7 @@ use tokio_postgres::{
     Client, Config as PgConfig, NoTls, Row,
 };
 use uuid::Uuid;
-use worker::{Delay, Env, Hyperdrive, Socket};
+use worker::{Delay, Env, Hyperdrive};
 
 use crate::{
     auth::Identity,
@@ -33,6 +33,7 @@ use crate::{
     error::ApiError,
     headers::{self, IfMatch},
     list_query::{After, ListQuery, Order},
+    pg_socket::PgSocket,
     task::{Completion, NewTask, Task, TaskChanges},
     telemetry::FaultSlot,
 };
@@ -120,7 +121,7 @@ where
     }
 }
 
-type Connection = tokio_postgres::Connection<Socket, NoTlsStream>;
+type Connection = tokio_postgres::Connection<PgSocket, NoTlsStream>;
 
 /// One connection attempt, bounded by [`CONNECT_TIMEOUT`].
 async fn connect(hyperdrive: &Hyperdrive) -> Result<(Client, Connection), ApiError> {
@@ -132,8 +133,7 @@ async fn connect(hyperdrive: &Hyperdrive) -> Result<(Client, Connection), ApiErr
             .dbname(hyperdrive.database())
             // Hyperdrive speaks plain TCP to the worker and TLS to the origin.
             .ssl_mode(SslMode::Disable);
-        let socket = hyperdrive
-            .connect()
+        let socket = PgSocket::connect(hyperdrive)
             .map_err(|err| ApiError::DatabaseUnavailable(format!("connect: socket: {err}")))?;
         config.connect_raw(socket, NoTls).await.map_err(|err| {
             let mut err = classify(err);

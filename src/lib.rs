@@ -27,6 +27,7 @@ pub mod key_source;
 pub mod list_query;
 pub mod openapi;
 pub mod path;
+pub mod pg_socket;
 pub mod rate_limit;
 pub mod routes;
 pub mod task;

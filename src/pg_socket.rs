@@ -1,0 +1,210 @@
+//! The TCP stream tokio-postgres talks through: a Workers socket from the Hyperdrive binding,
+//! with its stream reader and writer taken once for the connection's life.
+//!
+//! Why not `worker::Socket`: it takes and releases the stream's lock around every read and
+//! every write and reads each result's fields by name through `Reflect`. Per request that is a
+//! dozen extra crossings between wasm and JavaScript; in the benchmark's CPU profile those
+//! (`releaseLock`, `getReader`, `read`/`write` glue) were about a sixth of the worker's time.
+//! Here a read is one `reader.read()` whose bytes are copied straight into tokio's buffer, and
+//! a write hands its bytes to the writer and waits for it only on flush, as a buffered stream
+//! does.
+
+use std::{
+    io,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use futures_util::FutureExt;
+use js_sys::{Promise, Uint8Array};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The Hyperdrive binding (only the method used here).
+    type HyperdriveBinding;
+    #[wasm_bindgen(method, catch)]
+    fn connect(this: &HyperdriveBinding) -> Result<JsSocket, JsValue>;
+
+    /// A socket from `connect()` (Workers TCP sockets API).
+    type JsSocket;
+    #[wasm_bindgen(method, getter)]
+    fn readable(this: &JsSocket) -> JsStream;
+    #[wasm_bindgen(method, getter)]
+    fn writable(this: &JsSocket) -> JsStream;
+
+    /// A ReadableStream or WritableStream.
+    type JsStream;
+    #[wasm_bindgen(method, catch, js_name = getReader)]
+    fn get_reader(this: &JsStream) -> Result<Reader, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = getWriter)]
+    fn get_writer(this: &JsStream) -> Result<Writer, JsValue>;
+
+    type Reader;
+    #[wasm_bindgen(method)]
+    fn read(this: &Reader) -> Promise;
+
+    /// What `reader.read()` resolves to.
+    type ReadResult;
+    #[wasm_bindgen(method, getter)]
+    fn done(this: &ReadResult) -> bool;
+    #[wasm_bindgen(method, getter)]
+    fn value(this: &ReadResult) -> Option<Uint8Array>;
+
+    type Writer;
+    #[wasm_bindgen(method)]
+    fn write(this: &Writer, chunk: &Uint8Array) -> Promise;
+    #[wasm_bindgen(method)]
+    fn close(this: &Writer) -> Promise;
+}
+
+/// A connected socket, read and written by tokio-postgres.
+pub struct PgSocket {
+    /// Kept for the connection's life; closed by the writer's close (tokio-postgres's shutdown
+    /// after Terminate), or with the request's I/O when a deadline abandons it.
+    _socket: JsSocket,
+    reader: Reader,
+    writer: Writer,
+    /// The read in flight, if any.
+    reading: Option<JsFuture>,
+    /// Bytes received but not yet taken (a chunk larger than the caller's buffer).
+    received: Option<(Uint8Array, u32)>,
+    /// The last write handed to the writer and not yet confirmed.
+    writing: Option<JsFuture>,
+    closing: Option<JsFuture>,
+}
+
+impl PgSocket {
+    /// Opens a socket through the Hyperdrive binding (the TCP handshake completes in the
+    /// background; the first read or write waits for it).
+    pub fn connect(hyperdrive: &worker::Hyperdrive) -> Result<PgSocket, String> {
+        let binding: &HyperdriveBinding = hyperdrive.as_ref().unchecked_ref();
+        let socket = binding.connect().map_err(describe)?;
+        let reader = socket.readable().get_reader().map_err(describe)?;
+        let writer = socket.writable().get_writer().map_err(describe)?;
+        Ok(PgSocket {
+            _socket: socket,
+            reader,
+            writer,
+            reading: None,
+            received: None,
+            writing: None,
+            closing: None,
+        })
+    }
+
+    /// Copies as much of `chunk` from `offset` as fits; keeps the rest for the next read.
+    fn take(&mut self, buf: &mut ReadBuf<'_>, chunk: Uint8Array, offset: u32) {
+        let available = chunk.length().saturating_sub(offset);
+        let room = u32::try_from(buf.remaining()).unwrap_or(u32::MAX);
+        let n = available.min(room);
+        let end = offset.saturating_add(n);
+        let len = usize::try_from(n).unwrap_or(0);
+        chunk
+            .subarray(offset, end)
+            .copy_to(buf.initialize_unfilled_to(len));
+        buf.advance(len);
+        if end < chunk.length() {
+            self.received = Some((chunk, end));
+        }
+    }
+}
+
+fn describe(value: JsValue) -> String {
+    value
+        .dyn_ref::<js_sys::Error>()
+        .map(|err| String::from(err.message()))
+        .or_else(|| value.as_string())
+        .unwrap_or_else(|| format!("{value:?}"))
+}
+
+fn io_error(value: JsValue) -> io::Error {
+    io::Error::other(describe(value))
+}
+
+impl AsyncRead for PgSocket {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if let Some((chunk, offset)) = self.received.take() {
+            self.take(buf, chunk, offset);
+            return Poll::Ready(Ok(()));
+        }
+        let mut reading = match self.reading.take() {
+            Some(reading) => reading,
+            None => JsFuture::from(self.reader.read()),
+        };
+        match reading.poll_unpin(cx) {
+            Poll::Pending => {
+                self.reading = Some(reading);
+                Poll::Pending
+            }
+            Poll::Ready(Err(err)) => Poll::Ready(Err(io_error(err))),
+            Poll::Ready(Ok(result)) => {
+                let result: ReadResult = result.unchecked_into();
+                // End of stream: a read that fills nothing.
+                if !result.done() {
+                    if let Some(chunk) = result.value() {
+                        self.take(buf, chunk, 0);
+                    }
+                }
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+}
+
+impl AsyncWrite for PgSocket {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        // One write in flight at a time bounds what is buffered on the JavaScript side.
+        match self.as_mut().poll_flush(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+            Poll::Pending => return Poll::Pending,
+        }
+        let chunk = Uint8Array::from(buf);
+        self.writing = Some(JsFuture::from(self.writer.write(&chunk)));
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(mut writing) = self.writing.take() else {
+            return Poll::Ready(Ok(()));
+        };
+        match writing.poll_unpin(cx) {
+            Poll::Pending => {
+                self.writing = Some(writing);
+                Poll::Pending
+            }
+            Poll::Ready(result) => Poll::Ready(result.map(|_| ()).map_err(io_error)),
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.closing.is_none() {
+            match self.as_mut().poll_flush(cx) {
+                Poll::Ready(Ok(())) => {}
+                other => return other,
+            }
+        }
+        let mut closing = match self.closing.take() {
+            Some(closing) => closing,
+            None => JsFuture::from(self.writer.close()),
+        };
+        match closing.poll_unpin(cx) {
+            Poll::Pending => {
+                self.closing = Some(closing);
+                Poll::Pending
+            }
+            Poll::Ready(result) => Poll::Ready(result.map(|_| ()).map_err(io_error)),
+        }
+    }
+}
