@@ -4,6 +4,8 @@
 // went: self time by function, and by area (our Rust, its JS glue, the runtime's JS, GC).
 //
 // usage: node bench/profile.mjs --port PORT --seconds N --out FILE.cpuprofile [--top 30]
+//   [--url WORKER_URL] [--settle S] [--heap-snapshot]  seconds to wait after sampling (for the load to end) before measuring what
+//                 the heap retains after a full GC
 // Prints the summary and writes it beside the profile as FILE.txt. The .cpuprofile opens in
 // Chrome DevTools (Performance) or speedscope.
 import fs from "node:fs";
@@ -16,6 +18,9 @@ const { values: args } = parseArgs({
     out: { type: "string" },
     top: { type: "string", default: "30" },
     worker: { type: "string", default: "task-api" },
+    settle: { type: "string", default: "3" },
+    url: { type: "string" },
+    "heap-snapshot": { type: "boolean" },
   },
 });
 if (!args.port || !args.out) {
@@ -50,8 +55,53 @@ await send("Profiler.enable");
 // 200 µs: fine enough for sub-millisecond requests, coarse enough not to dominate them.
 await send("Profiler.setSamplingInterval", { interval: 200 });
 await send("Profiler.start");
+// The isolate's JavaScript heap while the load runs: growth means something is retained per
+// request; a large heap means long major GC pauses (the latency tail).
+const heap = [];
+const sampler = setInterval(() => {
+  send("Runtime.getHeapUsage").then((usage) => usage && heap.push(usage.usedSize), () => {});
+}, 500);
 await new Promise((resolve) => setTimeout(resolve, Number(args.seconds) * 1000));
+clearInterval(sampler);
 const { profile } = await send("Profiler.stop");
+// What stays reachable once the load is over: a leak shows as a heap that stays large.
+await new Promise((resolve) => setTimeout(resolve, Number(args.settle) * 1000));
+// workerd runs the collection when the isolate next wakes: give it a request (the router's 404).
+const collected = send("HeapProfiler.collectGarbage");
+if (args.url) await fetch(`${args.url}/`).then((response) => response.arrayBuffer(), () => {});
+const retained = args.url ? (await collected, (await send("Runtime.getHeapUsage"))?.usedSize) : undefined;
+
+// What the retained heap is made of: a snapshot, summed by constructor (or kind) and name.
+let retainedBy = [];
+if (args.url && args["heap-snapshot"]) {
+  const chunks = [];
+  const onChunk = (event) => {
+    const message = JSON.parse(event.data);
+    if (message.method === "HeapProfiler.addHeapSnapshotChunk") chunks.push(message.params.chunk);
+  };
+  socket.addEventListener("message", onChunk);
+  const taken = send("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
+  // As with the collection, the isolate has to wake up to take it.
+  const poke = setInterval(() => fetch(`${args.url}/`).then((r) => r.arrayBuffer(), () => {}), 200);
+  await taken;
+  clearInterval(poke);
+  socket.removeEventListener("message", onChunk);
+  // BENCH_HEAP_SNAPSHOT=FILE keeps the snapshot (it opens in Chrome DevTools, Memory).
+  if (process.env.BENCH_HEAP_SNAPSHOT) fs.writeFileSync(process.env.BENCH_HEAP_SNAPSHOT, chunks.join(""));
+  const snapshot = JSON.parse(chunks.join(""));
+  const fields = snapshot.snapshot.meta.node_fields;
+  const types = snapshot.snapshot.meta.node_types[0];
+  const [typeAt, nameAt, sizeAt] = ["type", "name", "self_size"].map((f) => fields.indexOf(f));
+  const sums = new Map();
+  for (let i = 0; i < snapshot.nodes.length; i += fields.length) {
+    const key = `${types[snapshot.nodes[i + typeAt]]}: ${snapshot.strings[snapshot.nodes[i + nameAt]].slice(0, 60)}`;
+    const entry = sums.get(key) ?? { count: 0, bytes: 0 };
+    entry.count += 1;
+    entry.bytes += snapshot.nodes[i + sizeAt];
+    sums.set(key, entry);
+  }
+  retainedBy = [...sums].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 20);
+}
 socket.close();
 fs.writeFileSync(args.out, JSON.stringify(profile));
 
@@ -87,8 +137,25 @@ for (const node of profile.nodes) {
 }
 const busy = total - (byArea.get("idle") ?? 0) || 1;
 const pct = (us, of) => `${((100 * us) / of).toFixed(1).padStart(5)} %`;
+// The longest uninterrupted stretches of garbage collection: pauses every request waits out.
+const pauses = [];
+let stretch = 0;
+profile.samples.forEach((nodeId, i) => {
+  const gc = profile.nodes.find((node) => node.id === nodeId)?.callFrame.functionName === "(garbage collector)";
+  if (gc) stretch += timeDeltas[i + 1] ?? 0;
+  else if (stretch) pauses.push(stretch), (stretch = 0);
+});
+pauses.sort((a, b) => b - a);
+const mib = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
 const lines = [
   `profile: ${(total / 1e6).toFixed(1)} s sampled, ${(100 * busy / total).toFixed(1)} % busy`,
+  `JS heap used: ${heap.length ? `${mib(Math.min(...heap))} to ${mib(Math.max(...heap))}, ${mib(heap.at(-1))} at the end` : "not sampled"}`,
+  `JS heap after the load and a full GC: ${retained ? mib(retained) : "not measured (no --url)"}`,
+  `longest GC pauses: ${pauses.slice(0, 5).map((us) => `${(us / 1000).toFixed(1)} ms`).join(", ") || "none"}`,
+  ...(retainedBy.length
+    ? ["", "retained after the load, by kind and name (heap snapshot)",
+      ...retainedBy.map(([key, { count, bytes }]) => `  ${mib(bytes).padStart(9)}  ${String(count).padStart(8)} ×  ${key}`)]
+    : []),
   "",
   "by area (share of busy time)",
   ...[...byArea]

@@ -228,6 +228,9 @@ print("             req/s errors      p50      p95      p99      max  ms")
 row("overall", result["overall"])
 for name, op in sorted(result["operations"].items()):
     row(name, op)
+if result["overall"].get("corrected_latency_ms"):
+    lat = result["overall"]["latency_ms"]
+    print("  uncorrected (from sending): " + ", ".join(f"{k} {lat[k]:.2f}" for k in ("p50", "p95", "p99", "max")))
 print(json.dumps(json.load(open(sys.argv[2])))[:400])
 PY
   exit 0
@@ -241,7 +244,7 @@ if [ "$PROFILE" = on ]; then
   out="bench/results/profile-$workload-$(date -u +%Y%m%dT%H%M%SZ)"
   seed
   in_background node bench/profile.mjs --port "$INSPECTOR_PORT" --seconds $((SECONDS_PER_PHASE - 4)) \
-    --out "$work/profile.cpuprofile"
+    --url "$WORKER_URL" --settle 8 --heap-snapshot --out "$work/profile.cpuprofile"
   profiler=$child
   sleep 2
   log "profiling $workload at capacity ($SECONDS_PER_PHASE s)"
