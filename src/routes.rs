@@ -96,16 +96,12 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
             .headers()
             .has("Access-Control-Request-Method")
             .unwrap_or(false);
-    let cors = match CorsPolicy::parse(
-        env.var(cors::ORIGINS_VAR)
-            .ok()
-            .map(|v| v.to_string())
-            .as_deref(),
-    ) {
-        Ok(policy) => policy,
+    let settings = settings(&env);
+    let cors = match &settings.cors {
+        Ok(policy) => policy.as_ref(),
         Err(cause) => {
             // No CORS rather than a broken API; the log line says why.
-            state.fault.replace(Some(("cors_misconfigured", cause)));
+            state.fault.replace(Some(("cors_misconfigured", cause.clone())));
             None
         }
     };
@@ -115,7 +111,7 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
         Err(err) => error_response(&ApiError::from(err), &state)?,
     };
     let mut response = with_common_headers(response, &request_id)?;
-    if let Some(policy) = &cors {
+    if let Some(policy) = cors {
         with_cors_headers(&mut response, policy, origin.as_deref(), preflight)?;
     }
 
@@ -135,6 +131,33 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
         worker::console_log!("{line}");
     }
     Ok(response)
+}
+
+/// What the environment configures, read once per isolate: a Worker's variables and secrets
+/// are fixed for an isolate's life (changing one deploys a new version, in new isolates), and
+/// reading and parsing them took a dozen calls into JavaScript per request.
+struct Settings {
+    auth: Result<Config, &'static str>,
+    cors: Result<Option<CorsPolicy>, String>,
+    cursor_key: Vec<u8>,
+}
+
+thread_local! {
+    static SETTINGS: std::cell::OnceCell<Rc<Settings>> = const { std::cell::OnceCell::new() };
+}
+
+fn settings(env: &Env) -> Rc<Settings> {
+    SETTINGS.with(|cell| {
+        cell.get_or_init(|| {
+            let get = |name: &str| env.secret(name).ok().map(|value| value.to_string());
+            Rc::new(Settings {
+                auth: Config::from_lookup(get),
+                cors: CorsPolicy::parse(get(cors::ORIGINS_VAR).as_deref()),
+                cursor_key: config::cursor_key(get),
+            })
+        })
+        .clone()
+    })
 }
 
 fn router(state: Rc<RequestState>) -> Router<'static, Rc<RequestState>> {
@@ -262,8 +285,8 @@ async fn tasks(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, Api
         Method::Get | Method::Head => {
             let who = authorize(&req, &ctx).await?;
             let url = req.url()?;
-            let key = config::cursor_key(|name| ctx.env.secret(name).ok().map(|s| s.to_string()));
-            let query = ListQuery::parse(url.query().unwrap_or(""), &who.user_id, &key)?;
+            let key = &settings(&ctx.env).cursor_key;
+            let query = ListQuery::parse(url.query().unwrap_or(""), &who.user_id, key)?;
             let page = db::with_connection(&ctx.env, &ctx.data.fault, |client| {
                 let (user_id, query) = (&who.user_id, &query);
                 async move { db::list_tasks(&client, user_id, query).await }
@@ -276,7 +299,7 @@ async fn tasks(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, Api
                     SortKey::CreatedAt => After::Time(last.created_at, last.id),
                     SortKey::UpdatedAt => After::Time(last.updated_at, last.id),
                 };
-                let cursor = query.cursor_after(&after, &who.user_id, &key);
+                let cursor = query.cursor_after(&after, &who.user_id, key);
                 let mut next = url.clone();
                 next.set_query(Some(&query.next_query(&cursor)));
                 // RFC 8288: the next page's full URL.
@@ -367,8 +390,8 @@ async fn complete(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, 
 /// the token's JWKS cannot be fetched, 403 when the path names another user, 429 over a
 /// budget (see `rate_limit`). Runs before any body or database work.
 async fn authorize(req: &Request, ctx: &Ctx) -> Result<Identity, ApiError> {
-    let config = Config::from_lookup(|name| ctx.env.secret(name).ok().map(|s| s.to_string()))
-        .map_err(ApiError::Misconfigured)?;
+    let settings = settings(&ctx.env);
+    let config = settings.auth.as_ref().map_err(|&cause| ApiError::Misconfigured(cause))?;
     let limited = ApiError::RateLimited {
         retry_after: rate_limit::PERIOD_SECS,
     };
@@ -381,7 +404,7 @@ async fn authorize(req: &Request, ctx: &Ctx) -> Result<Identity, ApiError> {
     if REFUSED_ADDRESSES.with_borrow(|refused| refused.is_refused(&address, now_ms)) {
         return Err(limited);
     }
-    let identity = match authenticate(req, ctx, &config).await {
+    let identity = match authenticate(req, ctx, config).await {
         Ok(identity) => identity,
         Err(err @ (ApiError::Unauthorized(_) | ApiError::Forbidden)) => {
             let key = format!("ip:{address}");
