@@ -231,24 +231,32 @@ for name, op in sorted(result["operations"].items()):
 if result["overall"].get("corrected_latency_ms"):
     lat = result["overall"]["latency_ms"]
     print("  uncorrected (from sending): " + ", ".join(f"{k} {lat[k]:.2f}" for k in ("p50", "p95", "p99", "max")))
-print(json.dumps(json.load(open(sys.argv[2])))[:400])
+for message in result.get("error_messages") or []:
+    print(f"  error: {message}"[:300])
+cpu = json.load(open(sys.argv[2]))
+per_request = {name: 1000 * cores / result["overall"]["rps"] for name, cores in cpu["by_program"].items()}
+print("  CPU per request (ms): " + ", ".join(f"{name} {ms:.3f}" for name, ms in sorted(per_request.items(), key=lambda kv: -kv[1])[:4]))
 PY
+  grep -v '^{' "$work/worker.log" "$work/worker.out" 2>/dev/null | head -n 10 | sed 's/^/  worker: /' || true
   exit 0
 fi
 
 # A profile run measures nothing: the inspector's sampling slows the worker down. It samples
 # the worker while the chosen workload runs at capacity, writes the summary and stops.
 if [ "$PROFILE" = on ]; then
-  workload=${BENCH_PROFILE_WORKLOAD:-read}
+  phase=${BENCH_PROFILE_WORKLOAD:-read} # read, write, health, ...; read@500 for a fixed rate
+  workload=${phase%@*}
+  rate=
+  [ "$workload" != "$phase" ] && rate=${phase#*@}
   mkdir -p bench/results
-  out="bench/results/profile-$workload-$(date -u +%Y%m%dT%H%M%SZ)"
+  out="bench/results/profile-$workload${rate:+-at-$rate}-$(date -u +%Y%m%dT%H%M%SZ)"
   seed
   in_background node bench/profile.mjs --port "$INSPECTOR_PORT" --seconds $((SECONDS_PER_PHASE - 4)) \
     --url "$WORKER_URL" --settle 8 --heap-snapshot --out "$work/profile.cpuprofile"
   profiler=$child
   sleep 2
-  log "profiling $workload at capacity ($SECONDS_PER_PHASE s)"
-  load "profile-$workload" "$workload" "$SECONDS_PER_PHASE"
+  log "profiling $workload ${rate:+at $rate requests/s}${rate:-at capacity} ($SECONDS_PER_PHASE s)"
+  load "profile-$workload" "$workload" "$SECONDS_PER_PHASE" $rate
   wait "$profiler" || fail "profiler"
   forget "$profiler"
   cp "$work/profile.txt" "$out.txt"
