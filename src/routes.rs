@@ -101,7 +101,9 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
         Ok(policy) => policy.as_ref(),
         Err(cause) => {
             // No CORS rather than a broken API; the log line says why.
-            state.fault.replace(Some(("cors_misconfigured", cause.clone())));
+            state
+                .fault
+                .replace(Some(("cors_misconfigured", cause.clone())));
             None
         }
     };
@@ -391,7 +393,10 @@ async fn complete(mut req: Request, ctx: Ctx, route: Route) -> Result<Response, 
 /// budget (see `rate_limit`). Runs before any body or database work.
 async fn authorize(req: &Request, ctx: &Ctx) -> Result<Identity, ApiError> {
     let settings = settings(&ctx.env);
-    let config = settings.auth.as_ref().map_err(|&cause| ApiError::Misconfigured(cause))?;
+    let config = settings
+        .auth
+        .as_ref()
+        .map_err(|&cause| ApiError::Misconfigured(cause))?;
     let limited = ApiError::RateLimited {
         retry_after: rate_limit::PERIOD_SECS,
     };
