@@ -161,6 +161,11 @@ def table(result):
         f"(transaction pooling, {s.get('pool_size')} server connections), "
         f"PostgreSQL {v['postgresql']}, Goose {v['goose']}",
     ]
+    if s.get("entry") or s.get("worker"):
+        lines.append(
+            f"worker: entry {s.get('entry', 'miniflare')} (bench/README.md), "
+            f"{s.get('worker', 'one worker for the whole run')}, {s.get('warmup_s')} s warm-up each"
+        )
     if s.get("rate_limits") == "off":
         lines.append("NOTE: run without the rate-limit bindings (BENCH_RATE_LIMITS=off), a diagnostic")
     def ceiling(key):

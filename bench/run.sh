@@ -148,12 +148,24 @@ if [ "$PROFILE" = on ]; then
   INSPECTOR_PORT=$(free_port 9229)
   worker_args+=(--inspector-port "$INSPECTOR_PORT")
 fi
-in_background node bench/worker.mjs --database "$DB_URL" --pooler "$POOLER_URL" \
-  --fixtures "$work/fixtures.json" --ready "$work/worker.url" --log "$work/worker.log" \
-  "${worker_args[@]}" >"$work/worker.out" 2>&1
-WORKER_PID=$child
-wait_for 60 "the worker" test -s "$work/worker.url"
-WORKER_URL=$(cat "$work/worker.url")
+WORKER_PID=
+# Starts the worker, replacing the running one: each measured phase gets a fresh workerd (see
+# bench/README.md, "A fresh worker per phase"). The log files collect every worker's lines.
+start_worker() {
+  if [ -n "$WORKER_PID" ]; then
+    kill "$WORKER_PID" 2>/dev/null || true
+    wait "$WORKER_PID" 2>/dev/null || true
+    forget "$WORKER_PID"
+  fi
+  rm -f "$work/worker.url"
+  in_background node bench/worker.mjs --database "$DB_URL" --pooler "$POOLER_URL" \
+    --fixtures "$work/fixtures.json" --ready "$work/worker.url" --log "$work/worker.log" \
+    "${worker_args[@]}" >>"$work/worker.out" 2>&1
+  WORKER_PID=$child
+  wait_for 60 "the worker" test -s "$work/worker.url"
+  WORKER_URL=$(cat "$work/worker.url")
+}
+start_worker
 log "worker at $WORKER_URL (entry: $ENTRY, rate-limit bindings: $RATE_LIMITS, profile: $PROFILE)"
 
 # One request of each kind before measuring anything: a broken setup fails here, at once.
@@ -267,8 +279,20 @@ if [ "$PROFILE" = on ]; then
   log "wrote $out.txt and $out.cpuprofile (the profile opens in Chrome DevTools or speedscope)"
   exit 0
 fi
+# fresh NAME WORKLOAD: a new worker, warmed up with the workload it is about to serve.
+fresh() {
+  start_worker
+  [ "$2" = read ] || [ "$2" = write ] && seed
+  load "$1-warmup" "$2" "$WARMUP"
+  [ "$2" = read ] || [ "$2" = write ] && seed
+  return 0
+}
+
+fresh trivial trivial
 measure trivial trivial "$CEILING_SECONDS"
+fresh not-found not-found
 measure not-found not-found "$CEILING_SECONDS"
+fresh health health
 measure health health "$CEILING_SECONDS"
 
 log "pgbench -S through PgBouncer: $CONNECTIONS clients, $CEILING_SECONDS s"
@@ -277,11 +301,9 @@ to_completion pgbench -n -S -c "$CONNECTIONS" -j 2 -T "$CEILING_SECONDS" \
   cat "$work/pgbench.txt" >&2; fail "pgbench"; }
 
 for mix in read write; do
-  seed
-  load "$mix-warmup" "$mix" "$WARMUP"
-  seed
+  fresh "$mix-capacity" "$mix"
   measure "$mix-capacity" "$mix" "$SECONDS_PER_PHASE"
-  seed
+  fresh "$mix-fixed" "$mix"
   measure "$mix-fixed" "$mix" "$SECONDS_PER_PHASE" "$RATE"
 done
 
@@ -293,7 +315,8 @@ bench/.venv/bin/python bench/report.py --work "$work" --out "bench/results/$stam
   --database-url "$DB_URL" --pgbouncer-log "$work/pgbouncer.log" \
   --setting connections="$CONNECTIONS" --setting rate="$RATE" --setting warmup_s="$WARMUP" \
   --setting seconds="$SECONDS_PER_PHASE" --setting ceiling_seconds="$CEILING_SECONDS" \
-  --setting pool_size="$POOL_SIZE" --setting rate_limits="$RATE_LIMITS"
+  --setting pool_size="$POOL_SIZE" --setting rate_limits="$RATE_LIMITS" --setting entry="$ENTRY" \
+  --setting worker="fresh per phase"
 cp "bench/results/$stamp.json" bench/results/latest.json
 bench/.venv/bin/python bench/plot.py bench/results/latest.json bench/results/latest.png
 log "wrote bench/results/$stamp.json, latest.json and latest.png"

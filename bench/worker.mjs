@@ -85,7 +85,8 @@ const users = rows.map((row) => ({
 }));
 fs.writeFileSync(args.fixtures, JSON.stringify({ users }));
 
-const log = fs.createWriteStream(args.log);
+// Appended to: bench/run.sh starts a fresh worker per phase and scans all their lines.
+const log = fs.createWriteStream(args.log, { flags: "a" });
 const ratelimits = args["no-rate-limits"] ? {} : generousRateLimits();
 const direct = args.entry === "direct";
 const inspectorPort = args["inspector-port"] ? Number(args["inspector-port"]) : undefined;
