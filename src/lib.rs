@@ -1,8 +1,9 @@
 //! A multi-user task API on Cloudflare Workers.
 //!
 //! The worker verifies Better Auth JWTs and keeps each user's tasks in PostgreSQL, reached
-//! through a Hyperdrive binding. `routes` and `db::with_connection` are the only code that
-//! touches the Workers runtime; the rest is a pure core that `cargo test` runs on the host.
+//! through a Hyperdrive binding. `routes`, `db::with_connection`, `pg_socket` and `key_source`
+//! are the only code that touches the Workers runtime; the rest is a pure core that `cargo test`
+//! runs on the host.
 
 // Panicking calls are denied in Cargo.toml (a panic aborts the isolate); tests may assert freely.
 #![cfg_attr(

@@ -9,9 +9,10 @@
 //!
 //! Every route also answers OPTIONS (204 with `Allow`) and other methods with a JSON 405.
 //!
-//! Every handler runs the cheapest rejection first: route and method, then configuration and
-//! the token (401), then the path's user (403), then path and body validation (400/413), and
-//! only then opens a database connection.
+//! Every handler runs the cheapest rejection first: route and method, then configuration (500),
+//! then an address already refused for failed authentication (429), then the token (401), then
+//! the path's user (403), then the user's rate limit (429), then path and body validation
+//! (400/413), and only then opens a database connection.
 
 use std::{cell::RefCell, future::Future, rc::Rc};
 
