@@ -247,6 +247,24 @@ async fn exchange(
     Ok((status, text))
 }
 
+/// How long a user's HTTP client keeps an idle connection for reuse. workerd drops keep-alive
+/// connections idle for about 5 s, and a request sent on one as it does so meets a reset
+/// ("error sending request"): a client must not reuse a connection longer than the server keeps
+/// it, so this stays well under that.
+const POOL_IDLE: Duration = Duration::from_secs(2);
+
+/// Every user's first transaction: Goose's client as the command line sets it up (no gzip, a
+/// 10 s timeout), with the idle limit above.
+async fn configure_client(user: &mut GooseUser) -> TransactionResult {
+    let builder = reqwest::Client::builder()
+        .user_agent("goose/0.19.0")
+        .gzip(false)
+        .timeout(Duration::from_secs(10))
+        .pool_idle_timeout(POOL_IDLE);
+    user.set_client_builder(builder).await?;
+    Ok(())
+}
+
 async fn run_mix(user: &mut GooseUser, mix: &[(Op, u32)]) -> TransactionResult {
     let fixtures = FIXTURES
         .get()
@@ -504,6 +522,7 @@ async fn main() -> Result<(), GooseError> {
             std::process::exit(2);
         }
     };
+    let scenario = scenario.register_transaction(transaction!(configure_client).set_on_start());
     if let Ok(rate) = std::env::var("BENCH_RATE") {
         let rate: f64 = rate.parse().expect("BENCH_RATE is requests per second");
         let users: usize = required_env("BENCH_USERS")
