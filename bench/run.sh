@@ -192,13 +192,14 @@ node -e '
 # --- load phases ----------------------------------------------------------------------------
 # load NAME WORKLOAD SECONDS [RATE]: one Goose run, closed loop, or at RATE requests/s spread
 # over the connections (each connection on its own schedule, times corrected from it: see
-# bench/loadgen/src/main.rs). Its summary goes to $work/NAME.json.
+# bench/loadgen/src/main.rs). Its summary goes to $work/NAME.json. The HTTP client's settings
+# (no gzip, 10 s timeout, 2 s idle limit) are set in the load generator, `configure_client`.
 load() {
   local name=$1 workload=$2 seconds=$3 rate=${4:-}
   to_completion env -C "$work" BENCH_WORKLOAD="$workload" BENCH_FIXTURES="$work/fixtures.json" \
     BENCH_OUT="$work/$name.json" BENCH_USERS="$CONNECTIONS" ${rate:+BENCH_RATE=$rate} \
     "$LOADGEN" --host "$WORKER_URL" --users "$CONNECTIONS" --increase-rate "$CONNECTIONS" \
-    --run-time "${seconds}s" --timeout 10 --no-gzip --no-telnet --no-print-metrics -q \
+    --run-time "${seconds}s" --no-telnet --no-print-metrics -q \
     --no-transaction-metrics --no-scenario-metrics --no-percentiles-over-time \
     >"$work/$name.log" 2>&1 || { tail -20 "$work/$name.log" >&2; fail "load generator ($name)"; }
   # A phase against a dead worker or pooler would only measure refusals.
@@ -219,8 +220,12 @@ measure() {
   forget "$sampler"
 }
 
-log "warming up the worker ($WARMUP s)"
-load warmup read "$WARMUP"
+# The one-phase and profile runs use the worker started above; a full run starts a fresh one
+# per phase (`fresh`, below).
+if [ -n "${BENCH_ONLY:-}" ] || [ "$PROFILE" = on ]; then
+  log "warming up the worker ($WARMUP s)"
+  load warmup read "$WARMUP"
+fi
 
 # One phase only, for iterating: BENCH_ONLY=read, read@500 (fixed rate), write, health, ...
 # Prints that phase's summary; writes no results.
