@@ -56,8 +56,10 @@ def machine():
 
 def versions(database_url):
     return {
-        "workerd": package_version("workerd"),
+        # The runtime bench/worker.mjs starts: wrangler's workerd, the one `make dev` runs.
+        "workerd": package_version("wrangler/node_modules/workerd"),
         "miniflare": package_version("miniflare"),
+        "wrangler": package_version("wrangler"),
         "node": run("node", "--version"),
         "pgbouncer": run("pgbouncer", "--version").splitlines()[0].split()[-1],
         "postgresql": run("psql", database_url, "-Atc", "show server_version"),
@@ -157,14 +159,16 @@ def table(result):
     lines = [
         f"task API benchmark, {result['time']}",
         f"machine: {m['nproc']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, Linux {m['kernel']}",
-        f"workerd {v['workerd']} (Miniflare {v['miniflare']}), PgBouncer {v['pgbouncer']} "
+        f"workerd {v['workerd']} (wrangler {v.get('wrangler')}'s, via Miniflare {v['miniflare']}), "
+        f"PgBouncer {v['pgbouncer']} "
         f"(transaction pooling, {s.get('pool_size')} server connections), "
         f"PostgreSQL {v['postgresql']}, Goose {v['goose']}",
     ]
     if s.get("entry") or s.get("worker"):
         lines.append(
-            f"worker: entry {s.get('entry', 'miniflare')} (bench/README.md), "
-            f"{s.get('worker', 'one worker for the whole run')}, {s.get('warmup_s')} s warm-up each"
+            f"worker: {s.get('workers', 1)} workerd process(es), entry {s.get('entry', 'miniflare')} "
+            f"(bench/README.md), {s.get('worker', 'one worker for the whole run')}, "
+            f"{s.get('warmup_s')} s warm-up each"
         )
     if s.get("rate_limits") == "off":
         lines.append("NOTE: run without the rate-limit bindings (BENCH_RATE_LIMITS=off), a diagnostic")

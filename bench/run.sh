@@ -17,8 +17,10 @@
 # default postgres://postgres@127.0.0.1:5432/postgres), BENCH_CONNECTIONS (100),
 # BENCH_RATE (500), BENCH_WARMUP (5 s), BENCH_SECONDS (25 s per measured phase),
 # BENCH_CEILING_SECONDS (15 s), BENCH_POOL_SIZE (PgBouncer's server connections per
-# database, 20), TOOLS_DIR; BENCH_RATE_LIMITS=off runs the worker without its rate-limit
-# bindings (a diagnostic: Miniflare's limiter is a local stand-in, see bench/README.md).
+# database, 20), BENCH_WORKERS (workerd processes the connections are spread over, one per core
+# by default), TOOLS_DIR; BENCH_RATE_LIMITS=off runs the worker without its rate-limit
+# bindings (a diagnostic), BENCH_LIMITER=miniflare serves them with Miniflare's simulation
+# instead of bench/limiter.mjs (see bench/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -32,6 +34,10 @@ CEILING_SECONDS=${BENCH_CEILING_SECONDS:-15}
 POOL_SIZE=${BENCH_POOL_SIZE:-20}
 RATE_LIMITS=${BENCH_RATE_LIMITS:-on}
 ENTRY=${BENCH_ENTRY:-direct}
+LIMITER=${BENCH_LIMITER:-in-isolate}
+# One workerd process per core: workerd runs an isolate's JavaScript on one thread, and for a
+# stateless worker its way to use more cores is more processes, load-balanced (bench/README.md).
+WORKERS=${BENCH_WORKERS:-$(nproc)}
 PROFILE=${BENCH_PROFILE:-off}
 DB=task_api_bench
 PGBENCH_DB=task_api_bench_pgbench
@@ -142,31 +148,46 @@ wait_for 15 "PgBouncer on port $PGB_PORT" psql "$POOLER_URL" -Atc "select 1"
 log "PgBouncer $PGB_PORT → $PG_HOST:$PG_PORT, transaction pooling, $POOL_SIZE server connections per database"
 
 # --- the worker in workerd (Miniflare), Hyperdrive → PgBouncer ------------------------------
-worker_args=(--entry "$ENTRY")
+worker_args=(--entry "$ENTRY" --limiter "$LIMITER")
 [ "$RATE_LIMITS" = off ] && worker_args+=(--no-rate-limits)
 if [ "$PROFILE" = on ]; then
   INSPECTOR_PORT=$(free_port 9229)
   worker_args+=(--inspector-port "$INSPECTOR_PORT")
+  WORKERS=1 # the inspector samples one isolate
 fi
-WORKER_PID=
-# Starts the worker, replacing the running one: each measured phase gets a fresh workerd (see
-# bench/README.md, "A fresh worker per phase"). The log files collect every worker's lines.
+# One secret for every worker of the run, so each accepts the fixtures' tokens.
+BENCH_AUTH_SECRET=$(node -e 'console.log(require("crypto").randomBytes(32).toString("base64url"))')
+export BENCH_AUTH_SECRET
+WORKER_PIDS=()
+# Starts the workers ($WORKERS workerd processes, each the same build and bindings), replacing
+# the running ones: each measured phase gets fresh ones (see bench/README.md, "A fresh worker per
+# phase"). WORKER_URL is the first, WORKER_URLS all of them (comma-separated) for the load
+# generator, which spreads its connections over them. The log files collect every worker's lines.
 start_worker() {
-  if [ -n "$WORKER_PID" ]; then
-    kill "$WORKER_PID" 2>/dev/null || true
-    wait "$WORKER_PID" 2>/dev/null || true
-    forget "$WORKER_PID"
-  fi
-  rm -f "$work/worker.url"
-  in_background node bench/worker.mjs --database "$DB_URL" --pooler "$POOLER_URL" \
-    --fixtures "$work/fixtures.json" --ready "$work/worker.url" --log "$work/worker.log" \
-    "${worker_args[@]}" >>"$work/worker.out" 2>&1
-  WORKER_PID=$child
-  wait_for 60 "the worker" test -s "$work/worker.url"
-  WORKER_URL=$(cat "$work/worker.url")
+  local pid i
+  for pid in "${WORKER_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    forget "$pid"
+  done
+  WORKER_PIDS=()
+  for ((i = 0; i < WORKERS; i++)); do
+    rm -f "$work/worker.$i.url"
+    in_background node bench/worker.mjs --database "$DB_URL" --pooler "$POOLER_URL" \
+      --fixtures "$work/fixtures.$i.json" --ready "$work/worker.$i.url" --log "$work/worker.log" \
+      "${worker_args[@]}" >>"$work/worker.out" 2>&1
+    WORKER_PIDS+=("$child")
+  done
+  WORKER_URLS=
+  for ((i = 0; i < WORKERS; i++)); do
+    wait_for 60 "worker $i" test -s "$work/worker.$i.url"
+    WORKER_URLS+="${WORKER_URLS:+,}$(cat "$work/worker.$i.url")"
+  done
+  WORKER_URL=${WORKER_URLS%%,*}
+  cp "$work/fixtures.0.json" "$work/fixtures.json"
 }
 start_worker
-log "worker at $WORKER_URL (entry: $ENTRY, rate-limit bindings: $RATE_LIMITS, profile: $PROFILE)"
+log "$WORKERS worker(s) at $WORKER_URLS (workerd $(cat "$work/worker.0.url.workerd"), entry: $ENTRY, rate-limit bindings: $RATE_LIMITS ($LIMITER), profile: $PROFILE)"
 
 # One request of each kind before measuring anything: a broken setup fails here, at once.
 node -e '
@@ -198,12 +219,15 @@ load() {
   local name=$1 workload=$2 seconds=$3 rate=${4:-}
   to_completion env -C "$work" BENCH_WORKLOAD="$workload" BENCH_FIXTURES="$work/fixtures.json" \
     BENCH_OUT="$work/$name.json" BENCH_USERS="$CONNECTIONS" ${rate:+BENCH_RATE=$rate} \
-    "$LOADGEN" --host "$WORKER_URL" --users "$CONNECTIONS" --increase-rate "$CONNECTIONS" \
+    BENCH_HOSTS="$WORKER_URLS" "$LOADGEN" --host "$WORKER_URL" --users "$CONNECTIONS" --increase-rate "$CONNECTIONS" \
     --run-time "${seconds}s" --no-telnet --no-print-metrics -q \
     --no-transaction-metrics --no-scenario-metrics --no-percentiles-over-time \
     >"$work/$name.log" 2>&1 || { tail -20 "$work/$name.log" >&2; fail "load generator ($name)"; }
   # A phase against a dead worker or pooler would only measure refusals.
-  kill -0 "$WORKER_PID" 2>/dev/null || { tail -20 "$work/worker.out" >&2; fail "the worker exited during $name"; }
+  local pid
+  for pid in "${WORKER_PIDS[@]}"; do
+    kill -0 "$pid" 2>/dev/null || { tail -20 "$work/worker.out" >&2; fail "a worker exited during $name"; }
+  done
   kill -0 "$POOLER_PID" 2>/dev/null || { tail -20 "$work/pgbouncer.log" >&2; fail "PgBouncer exited during $name"; }
 }
 # measure NAME WORKLOAD SECONDS [RATE]: the same, with the CPU used by each program (and
@@ -321,6 +345,7 @@ bench/.venv/bin/python bench/report.py --work "$work" --out "bench/results/$stam
   --setting connections="$CONNECTIONS" --setting rate="$RATE" --setting warmup_s="$WARMUP" \
   --setting seconds="$SECONDS_PER_PHASE" --setting ceiling_seconds="$CEILING_SECONDS" \
   --setting pool_size="$POOL_SIZE" --setting rate_limits="$RATE_LIMITS" --setting entry="$ENTRY" \
+  --setting workers="$WORKERS" --setting limiter="$LIMITER" \
   --setting worker="fresh per phase"
 cp "bench/results/$stamp.json" bench/results/latest.json
 bench/.venv/bin/python bench/plot.py bench/results/latest.json bench/results/latest.png

@@ -5,7 +5,8 @@
 // and task ids) and then a ready file holding the worker's URL, and serves until SIGTERM/SIGINT.
 //
 // usage: node bench/worker.mjs --database URL --pooler URL --fixtures FILE --ready FILE --log FILE
-//   [--no-rate-limits] [--entry miniflare|direct] [--inspector-port PORT]
+//   [--no-rate-limits] [--entry miniflare|direct] [--limiter in-isolate|miniflare]
+//   [--inspector-port PORT]
 //   --database  the benchmark database, read directly for the seeded task ids
 //   --pooler    what the HYPERDRIVE binding connects to (PgBouncer)
 //   --log       where the worker's stderr (its 5xx log lines) goes; stdout (one info line per
@@ -14,11 +15,15 @@
 //               and production run: the worker then skips its limiter calls)
 //   --entry     `direct` (the default) serves the worker on its own socket; `miniflare` sends
 //               every request through Miniflare's entry worker first (see bench/README.md)
+//   --limiter   what serves the `[[ratelimits]]` bindings: `in-isolate` (the default), the
+//               counter of bench/limiter.mjs in the worker's isolate, or `miniflare`, Miniflare's
+//               simulation (a service and a Durable Object; see bench/limiter.mjs)
 //   --inspector-port  open V8's inspector for the worker on this port (bench/profile.mjs)
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { createRequire } from "node:module";
 import { Miniflare } from "miniflare";
 import pg from "pg";
 import { mintToken } from "../scripts/token.mjs";
@@ -34,11 +39,16 @@ const { values: args } = parseArgs({
     log: { type: "string" },
     "no-rate-limits": { type: "boolean" },
     entry: { type: "string", default: "direct" },
+    limiter: { type: "string", default: "in-isolate" },
     "inspector-port": { type: "string" },
   },
 });
 if (!["direct", "miniflare"].includes(args.entry)) {
   console.error("worker.mjs: --entry is direct or miniflare");
+  process.exit(2);
+}
+if (!["in-isolate", "miniflare"].includes(args.limiter)) {
+  console.error("worker.mjs: --limiter is in-isolate or miniflare");
   process.exit(2);
 }
 for (const name of ["database", "pooler", "fixtures", "ready", "log"]) {
@@ -47,6 +57,17 @@ for (const name of ["database", "pooler", "fixtures", "ready", "log"]) {
     process.exit(2);
   }
 }
+
+// The runtime: the workerd that `make dev` runs, i.e. wrangler's own (wrangler 4.164 bundles
+// workerd 1.20261117), driven through the stable Miniflare 4 API the tests use (Miniflare 4's own
+// workerd is 1.20260730). Besides measuring what `make dev` serves, it matters: the older
+// workerd keeps every TCP socket an isolate opened reachable, which grows the heap and the
+// garbage collector's pauses with every request (bench/README.md); 1.20261117 does not.
+// Miniflare reads the binary's path from MINIFLARE_WORKERD_PATH.
+const fromWrangler = createRequire(createRequire(import.meta.url).resolve("wrangler/package.json"));
+const workerd = fromWrangler("workerd");
+process.env.MINIFLARE_WORKERD_PATH ??= workerd.default;
+fs.writeFileSync(`${args.ready}.workerd`, `${workerd.version}\n`);
 
 const toml = fs.readFileSync(path.join(root, "wrangler.toml"), "utf8");
 const compatibilityDate = toml.match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
@@ -66,7 +87,9 @@ function generousRateLimits() {
 }
 
 // A fresh random secret per run (32 bytes), as the brief for HS256 asks: at least 32 bytes.
-const secret = crypto.randomBytes(32).toString("base64url");
+// Several workers serving one run share the one bench/run.sh made (BENCH_AUTH_SECRET), so each
+// accepts the same tokens; it travels in the environment, not on a command line.
+const secret = process.env.BENCH_AUTH_SECRET || crypto.randomBytes(32).toString("base64url");
 
 // The fixtures: every seeded user with a token and the ids of its seeded tasks.
 const db = new pg.Client({ connectionString: args.database });
@@ -87,19 +110,48 @@ fs.writeFileSync(args.fixtures, JSON.stringify({ users }));
 
 // Appended to: bench/run.sh starts a fresh worker per phase and scans all their lines.
 const log = fs.createWriteStream(args.log, { flags: "a" });
-const ratelimits = args["no-rate-limits"] ? {} : generousRateLimits();
 const direct = args.entry === "direct";
 const inspectorPort = args["inspector-port"] ? Number(args["inspector-port"]) : undefined;
+const ratelimits = args["no-rate-limits"] ? {} : generousRateLimits();
+// The rate-limit bindings: the in-isolate counter of bench/limiter.mjs (the default), or
+// Miniflare's own simulation, with the same names and budgets either way.
+const inIsolate = args.limiter === "in-isolate";
+const limiterWorker = {
+  name: "bench-rate-limiter",
+  modules: [{ type: "ESModule", path: path.join(root, "bench/limiter.mjs") }],
+};
+const limiterBindings = inIsolate
+  ? {
+      wrappedBindings: Object.fromEntries(
+        Object.entries(ratelimits).map(([name, { simple }]) => [
+          name,
+          { scriptName: limiterWorker.name, bindings: { limit: simple.limit, period: simple.period } },
+        ]),
+      ),
+    }
+  : Object.keys(ratelimits).length
+    ? { ratelimits }
+    : {};
 const mf = new Miniflare({
-  name: "task-api",
-  modules: true,
-  scriptPath: path.join(root, "build/index.js"),
-  modulesRoot: path.join(root, "build"),
-  modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-  compatibilityDate,
-  bindings: { BETTER_AUTH_SECRET: secret },
-  hyperdrives: { HYPERDRIVE: forHyperdrive(args.pooler) },
-  ...(Object.keys(ratelimits).length ? { ratelimits } : {}),
+  workers: [
+    {
+      name: "task-api",
+      modules: true,
+      scriptPath: path.join(root, "build/index.js"),
+      modulesRoot: path.join(root, "build"),
+      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+      compatibilityDate,
+      bindings: { BETTER_AUTH_SECRET: secret },
+      hyperdrives: { HYPERDRIVE: forHyperdrive(args.pooler) },
+      ...limiterBindings,
+      // Miniflare's entry worker is development plumbing (it dispatches to the named worker,
+      // adds a synthetic `cf` object, renders pretty error pages); production has nothing like
+      // it. A direct socket hands each request straight to this worker, as workerd serves it in
+      // production. `--entry miniflare` measures what the entry worker costs.
+      ...(direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
+    },
+    ...(inIsolate && Object.keys(ratelimits).length ? [limiterWorker] : []),
+  ],
   cf: false,
   handleRuntimeStdio(stdout, stderr) {
     stdout.resume();
@@ -107,11 +159,6 @@ const mf = new Miniflare({
   },
   host: "127.0.0.1",
   port: 0,
-  // Miniflare's entry worker is development plumbing (it dispatches to the named worker, adds
-  // a synthetic `cf` object, renders pretty error pages); production has nothing like it. A
-  // direct socket hands each request straight to this worker, as workerd serves it in
-  // production. `--entry miniflare` measures what the entry worker costs.
-  ...(direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
   ...(inspectorPort ? { inspectorPort } : {}),
 });
 const ready = await mf.ready;

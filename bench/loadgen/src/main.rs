@@ -253,9 +253,17 @@ async fn exchange(
 /// it, so this stays well under that.
 const POOL_IDLE: Duration = Duration::from_secs(2);
 
+/// The workers to spread the connections over (`BENCH_HOSTS`, comma-separated base URLs):
+/// connection i talks to worker i mod n. Empty: every connection uses `--host`.
+static HOSTS: OnceLock<Vec<String>> = OnceLock::new();
+
 /// Every user's first transaction: Goose's client as the command line sets it up (no gzip, a
-/// 10 s timeout), with the idle limit above.
+/// 10 s timeout), with the idle limit above, and its worker when there are several.
 async fn configure_client(user: &mut GooseUser) -> TransactionResult {
+    if let Some(hosts) = HOSTS.get().filter(|hosts| !hosts.is_empty()) {
+        let host = &hosts[user.weighted_users_index % hosts.len()];
+        user.set_base_url(host)?;
+    }
     let builder = reqwest::Client::builder()
         .user_agent("goose/0.19.0")
         .gzip(false)
@@ -523,6 +531,15 @@ async fn main() -> Result<(), GooseError> {
         }
     };
     let scenario = scenario.register_transaction(transaction!(configure_client).set_on_start());
+    let hosts = std::env::var("BENCH_HOSTS").unwrap_or_default();
+    let _ = HOSTS.set(
+        hosts
+            .split(',')
+            .map(str::trim)
+            .filter(|host| !host.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    );
     if let Ok(rate) = std::env::var("BENCH_RATE") {
         let rate: f64 = rate.parse().expect("BENCH_RATE is requests per second");
         let users: usize = required_env("BENCH_USERS")
