@@ -296,7 +296,7 @@ if [ "$PROFILE" = on ]; then
     --url "$WORKER_URL" --settle 8 --heap-snapshot --out "$work/profile.cpuprofile"
   profiler=$child
   sleep 2
-  log "profiling $workload ${rate:+at $rate requests/s}${rate:-at capacity} ($SECONDS_PER_PHASE s)"
+  log "profiling $workload at ${rate:+$rate requests/s}${rate:-capacity} ($SECONDS_PER_PHASE s)"
   load "profile-$workload" "$workload" "$SECONDS_PER_PHASE" $rate
   wait "$profiler" || fail "profiler"
   forget "$profiler"
