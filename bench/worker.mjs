@@ -23,11 +23,11 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { createRequire } from "node:module";
 import { Miniflare } from "miniflare";
 import pg from "pg";
 import { mintToken } from "../scripts/token.mjs";
 import { forHyperdrive } from "../scripts/dburl.mjs";
+import { workerdVersion } from "../scripts/workerd.mjs";
 
 const root = path.resolve(import.meta.dirname, "..");
 const { values: args } = parseArgs({
@@ -58,16 +58,11 @@ for (const name of ["database", "pooler", "fixtures", "ready", "log"]) {
   }
 }
 
-// The runtime: the workerd that `make dev` runs, i.e. wrangler's own (wrangler 4.164 bundles
-// workerd 1.20261117), driven through the stable Miniflare 4 API the tests use (Miniflare 4's own
-// workerd is 1.20260730). Besides measuring what `make dev` serves, it matters: the older
-// workerd keeps every TCP socket an isolate opened reachable, which grows the heap and the
-// garbage collector's pauses with every request (bench/README.md); 1.20261117 does not.
-// Miniflare reads the binary's path from MINIFLARE_WORKERD_PATH.
-const fromWrangler = createRequire(createRequire(import.meta.url).resolve("wrangler/package.json"));
-const workerd = fromWrangler("workerd");
-process.env.MINIFLARE_WORKERD_PATH ??= workerd.default;
-fs.writeFileSync(`${args.ready}.workerd`, `${workerd.version}\n`);
+// The runtime: the workerd `make dev` runs (scripts/workerd.mjs). Besides measuring what
+// `make dev` serves, it matters: Miniflare 4's own, older workerd keeps every TCP socket an
+// isolate opened reachable, which grows the heap and the garbage collector's pauses with every
+// request (bench/README.md); 1.20261117 does not.
+fs.writeFileSync(`${args.ready}.workerd`, `${workerdVersion}\n`);
 
 const toml = fs.readFileSync(path.join(root, "wrangler.toml"), "utf8");
 const compatibilityDate = toml.match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];

@@ -1,6 +1,6 @@
 // The integration suite's fixtures: a fresh PostgreSQL database with the migrations applied,
-// the built worker running in workerd (Miniflare) with its Hyperdrive binding pointed at that
-// database, and tokens for fresh users.
+// the built worker running in workerd (the one `make dev` runs, through Miniflare's API) with
+// its Hyperdrive binding pointed at that database, and tokens for fresh users.
 //
 // Database, in this order: TEST_DATABASE_URL; else the local server on 127.0.0.1:5432; else an
 // embedded PostgreSQL (PGlite's socket server) in a temporary folder.
@@ -15,6 +15,8 @@ import { Miniflare } from "miniflare";
 import pg from "pg";
 import { mintToken } from "../../scripts/token.mjs";
 import { forHyperdrive, forMigrate } from "../../scripts/dburl.mjs";
+// Runs the workerd `make dev` runs, not Miniflare 4's older one.
+import "../../scripts/workerd.mjs";
 
 export { forHyperdrive };
 
