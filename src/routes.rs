@@ -108,7 +108,7 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
             None
         }
     };
-    let response = match router(state.clone()).run(req, env).await {
+    let response = match router(state.clone(), &method).run(req, env).await {
         Ok(response) => response,
         // Only the platform itself fails here (handlers return `ApiError`s).
         Err(err) => error_response(&ApiError::from(err), &state)?,
@@ -163,20 +163,56 @@ fn settings(env: &Env) -> Rc<Settings> {
     })
 }
 
-fn router(state: Rc<RequestState>) -> Router<'static, Rc<RequestState>> {
-    Router::with_data(state)
-        .on_async(HEALTH.pattern, |req, ctx| serve(req, ctx, HEALTH, health))
-        .on_async(OPENAPI.pattern, |req, ctx| {
-            serve(req, ctx, OPENAPI, openapi_document)
-        })
-        .on_async(DOCS.pattern, |req, ctx| serve(req, ctx, DOCS, docs))
-        .on_async(TASKS.pattern, |req, ctx| serve(req, ctx, TASKS, tasks))
-        .on_async(TASK.pattern, |req, ctx| serve(req, ctx, TASK, task))
-        .on_async(COMPLETE.pattern, |req, ctx| {
-            serve(req, ctx, COMPLETE, complete)
-        })
+/// The route table for one request. Each route is registered under the request's own method
+/// only: workers-rs builds its router per request, and `on_async` inserts a route under all ten
+/// methods it knows, sixty route-tree entries built and dropped per request. Every handler
+/// answers every method itself (`serve`: OPTIONS, JSON 405 with `Allow`), so nothing is lost.
+fn router(state: Rc<RequestState>, method: &Method) -> Router<'static, Rc<RequestState>> {
+    let router = Router::with_data(state);
+    let router = on(router, method, HEALTH.pattern, |req, ctx| {
+        serve(req, ctx, HEALTH, health)
+    });
+    let router = on(router, method, OPENAPI.pattern, |req, ctx| {
+        serve(req, ctx, OPENAPI, openapi_document)
+    });
+    let router = on(router, method, DOCS.pattern, |req, ctx| {
+        serve(req, ctx, DOCS, docs)
+    });
+    let router = on(router, method, TASKS.pattern, |req, ctx| {
+        serve(req, ctx, TASKS, tasks)
+    });
+    let router = on(router, method, TASK.pattern, |req, ctx| {
+        serve(req, ctx, TASK, task)
+    });
+    let router = on(router, method, COMPLETE.pattern, |req, ctx| {
+        serve(req, ctx, COMPLETE, complete)
+    });
+    router
         .or_else_any_method_async("/", |_, ctx| not_found(ctx))
         .or_else_any_method_async("/*path", |_, ctx| not_found(ctx))
+}
+
+/// Registers `func` for `pattern` under `method` (see [`router`]); methods without a
+/// registration helper of their own go under all methods, as before.
+fn on<T>(
+    router: Router<'static, Rc<RequestState>>,
+    method: &Method,
+    pattern: &str,
+    func: impl Fn(Request, Ctx) -> T + 'static,
+) -> Router<'static, Rc<RequestState>>
+where
+    T: Future<Output = worker::Result<Response>> + 'static,
+{
+    match method {
+        Method::Get => router.get_async(pattern, func),
+        Method::Head => router.head_async(pattern, func),
+        Method::Post => router.post_async(pattern, func),
+        Method::Put => router.put_async(pattern, func),
+        Method::Patch => router.patch_async(pattern, func),
+        Method::Delete => router.delete_async(pattern, func),
+        Method::Options => router.options_async(pattern, func),
+        _ => router.on_async(pattern, func),
+    }
 }
 
 /// Runs a handler for `route`, answering OPTIONS itself and turning its error into JSON.
@@ -487,15 +523,25 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
     let too_large = ApiError::PayloadTooLarge {
         limit: MAX_BODY_BYTES,
     };
-    let declared = req.headers().get("Content-Length")?;
-    if declared
-        .and_then(|len| len.trim().parse::<u64>().ok())
-        .is_some_and(|len| len > MAX_BODY_BYTES as u64)
-    {
+    let declared = req
+        .headers()
+        .get("Content-Length")?
+        .and_then(|len| len.trim().parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return Err(too_large);
     }
     if req.inner().body().is_none() {
         return Ok(Vec::new());
+    }
+    if declared.is_some() {
+        // The runtime delivers exactly the declared length, so the whole body in one call is
+        // bounded: cheaper than the chunked loop below (a reader taken and released per chunk).
+        let body = req.bytes().await?;
+        return if body.len() > MAX_BODY_BYTES {
+            Err(too_large)
+        } else {
+            Ok(body)
+        };
     }
     let mut body = Vec::new();
     let mut stream = req.stream()?;
@@ -624,7 +670,10 @@ mod tests {
     #[test]
     fn the_route_table_registers_without_conflicts() {
         // matchit refuses conflicting patterns by panicking at registration; a panic in the
-        // worker would abort the isolate on every request, so prove the table is sound here.
-        let _router = router(Rc::new(RequestState::default()));
+        // worker would abort the isolate on every request, so prove the table is sound here,
+        // under every method (each method registers the routes its own way, see `router`).
+        for method in Method::all() {
+            let _router = router(Rc::new(RequestState::default()), &method);
+        }
     }
 }
