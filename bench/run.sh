@@ -246,9 +246,13 @@ measure() {
 
 # The one-phase and profile runs use the worker started above; a full run starts a fresh one
 # per phase (`fresh`, below).
+# Like `fresh` below, the warm-up runs the measured phase's own load: at its fixed rate, if any.
 if [ -n "${BENCH_ONLY:-}" ] || [ "$PROFILE" = on ]; then
-  log "warming up the worker ($WARMUP s)"
-  load warmup read "$WARMUP"
+  phase=${BENCH_ONLY:-${BENCH_PROFILE_WORKLOAD:-read}}
+  warmup_rate=
+  [ "${phase%@*}" != "$phase" ] && warmup_rate=${phase#*@}
+  log "warming up the worker ($WARMUP s${warmup_rate:+ at $warmup_rate requests/s})"
+  load warmup "${phase%@*}" "$WARMUP" $warmup_rate
 fi
 
 # One phase only, for iterating: BENCH_ONLY=read, read@500 (fixed rate), write, health, ...
@@ -308,11 +312,14 @@ if [ "$PROFILE" = on ]; then
   log "wrote $out.txt and $out.cpuprofile (the profile opens in Chrome DevTools or speedscope)"
   exit 0
 fi
-# fresh NAME WORKLOAD: a new worker, warmed up with the workload it is about to serve.
+# fresh NAME WORKLOAD [RATE]: new workers, warmed up with the load they are about to serve: the
+# same workload, and for a fixed-rate phase the same rate. (A closed-loop warm-up before a
+# fixed-rate phase first drove the workers through overload, and the phase started from the
+# heap that left behind.)
 fresh() {
   start_worker
   [ "$2" = read ] || [ "$2" = write ] && seed
-  load "$1-warmup" "$2" "$WARMUP"
+  load "$1-warmup" "$2" "$WARMUP" ${3:-}
   [ "$2" = read ] || [ "$2" = write ] && seed
   return 0
 }
@@ -332,7 +339,7 @@ to_completion pgbench -n -S -c "$CONNECTIONS" -j 2 -T "$CEILING_SECONDS" \
 for mix in read write; do
   fresh "$mix-capacity" "$mix"
   measure "$mix-capacity" "$mix" "$SECONDS_PER_PHASE"
-  fresh "$mix-fixed" "$mix"
+  fresh "$mix-fixed" "$mix" "$RATE"
   measure "$mix-fixed" "$mix" "$SECONDS_PER_PHASE" "$RATE"
 done
 
