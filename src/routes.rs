@@ -169,40 +169,31 @@ fn settings(env: &Env) -> Rc<Settings> {
 /// answers every method itself (`serve`: OPTIONS, JSON 405 with `Allow`), so nothing is lost.
 fn router(state: Rc<RequestState>, method: &Method) -> Router<'static, Rc<RequestState>> {
     let router = Router::with_data(state);
-    let router = on(router, method, HEALTH.pattern, |req, ctx| {
-        serve(req, ctx, HEALTH, health)
-    });
-    let router = on(router, method, OPENAPI.pattern, |req, ctx| {
-        serve(req, ctx, OPENAPI, openapi_document)
-    });
-    let router = on(router, method, DOCS.pattern, |req, ctx| {
-        serve(req, ctx, DOCS, docs)
-    });
-    let router = on(router, method, TASKS.pattern, |req, ctx| {
-        serve(req, ctx, TASKS, tasks)
-    });
-    let router = on(router, method, TASK.pattern, |req, ctx| {
-        serve(req, ctx, TASK, task)
-    });
-    let router = on(router, method, COMPLETE.pattern, |req, ctx| {
-        serve(req, ctx, COMPLETE, complete)
-    });
+    let router = on(router, method, HEALTH, health);
+    let router = on(router, method, OPENAPI, openapi_document);
+    let router = on(router, method, DOCS, docs);
+    let router = on(router, method, TASKS, tasks);
+    let router = on(router, method, TASK, task);
+    let router = on(router, method, COMPLETE, complete);
     router
         .or_else_any_method_async("/", |_, ctx| not_found(ctx))
         .or_else_any_method_async("/*path", |_, ctx| not_found(ctx))
 }
 
-/// Registers `func` for `pattern` under `method` (see [`router`]); methods without a
-/// registration helper of their own go under all methods, as before.
-fn on<T>(
+/// Registers `route`'s `handler` (through [`serve`]) under `method` only (see [`router`]);
+/// methods without a registration helper of their own go under all methods.
+fn on<F, Fut>(
     router: Router<'static, Rc<RequestState>>,
     method: &Method,
-    pattern: &str,
-    func: impl Fn(Request, Ctx) -> T + 'static,
+    route: Route,
+    handler: F,
 ) -> Router<'static, Rc<RequestState>>
 where
-    T: Future<Output = worker::Result<Response>> + 'static,
+    F: Fn(Request, Ctx, Route) -> Fut + Copy + 'static,
+    Fut: Future<Output = Result<Response, ApiError>> + 'static,
 {
+    let pattern = route.pattern;
+    let func = move |req, ctx| serve(req, ctx, route, handler);
     match method {
         Method::Get => router.get_async(pattern, func),
         Method::Head => router.head_async(pattern, func),
