@@ -166,9 +166,9 @@ def table(result):
     ]
     if s.get("entry") or s.get("worker"):
         lines.append(
-            f"worker: {s.get('workers', 1)} workerd process(es), entry {s.get('entry', 'miniflare')} "
-            f"(bench/README.md), {s.get('worker', 'one worker for the whole run')}, "
-            f"{s.get('warmup_s')} s warm-up each"
+            f"worker: {s.get('workers', 1)} workerd process(es), entry {s.get('entry', 'miniflare')}, "
+            f"rate-limit bindings {s.get('limiter', 'miniflare')} (bench/README.md), "
+            f"{s.get('worker', 'one worker for the whole run')}, {s.get('warmup_s')} s warm-up each"
         )
     if s.get("rate_limits") == "off":
         lines.append("NOTE: run without the rate-limit bindings (BENCH_RATE_LIMITS=off), a diagnostic")

@@ -187,7 +187,8 @@ start_worker() {
   cp "$work/fixtures.0.json" "$work/fixtures.json"
 }
 start_worker
-log "$WORKERS worker(s) at $WORKER_URLS (workerd $(cat "$work/worker.0.url.workerd"), entry: $ENTRY, rate-limit bindings: $RATE_LIMITS ($LIMITER), profile: $PROFILE)"
+log "$WORKERS worker(s) at $WORKER_URLS (workerd $(cat "$work/worker.0.url.workerd"), entry: $ENTRY,"\
+" rate-limit bindings: $RATE_LIMITS ($LIMITER), profile: $PROFILE)"
 
 # One request of each kind before measuring anything: a broken setup fails here, at once.
 node -e '
@@ -219,7 +220,8 @@ load() {
   local name=$1 workload=$2 seconds=$3 rate=${4:-}
   to_completion env -C "$work" BENCH_WORKLOAD="$workload" BENCH_FIXTURES="$work/fixtures.json" \
     BENCH_OUT="$work/$name.json" BENCH_USERS="$CONNECTIONS" ${rate:+BENCH_RATE=$rate} \
-    BENCH_HOSTS="$WORKER_URLS" "$LOADGEN" --host "$WORKER_URL" --users "$CONNECTIONS" --increase-rate "$CONNECTIONS" \
+    BENCH_HOSTS="$WORKER_URLS" \
+    "$LOADGEN" --host "$WORKER_URL" --users "$CONNECTIONS" --increase-rate "$CONNECTIONS" \
     --run-time "${seconds}s" --no-telnet --no-print-metrics -q \
     --no-transaction-metrics --no-scenario-metrics --no-percentiles-over-time \
     >"$work/$name.log" 2>&1 || { tail -20 "$work/$name.log" >&2; fail "load generator ($name)"; }
