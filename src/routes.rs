@@ -524,9 +524,10 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
     if req.inner().body().is_none() {
         return Ok(Vec::new());
     }
-    if declared.is_some() {
-        // The runtime delivers exactly the declared length, so the whole body in one call is
-        // bounded: cheaper than the chunked loop below (a reader taken and released per chunk).
+    // With a declared length and no chunked framing (which would override it), the runtime
+    // delivers exactly that many bytes, so reading the body in one call is bounded: cheaper than
+    // the loop below, which takes and releases a reader per chunk.
+    if declared.is_some() && req.headers().get("Transfer-Encoding")?.is_none() {
         let body = req.bytes().await?;
         return if body.len() > MAX_BODY_BYTES {
             Err(too_large)
