@@ -63,13 +63,23 @@ const sampler = setInterval(() => {
 }, 500);
 await new Promise((resolve) => setTimeout(resolve, Number(args.seconds) * 1000));
 clearInterval(sampler);
-const { profile } = await send("Profiler.stop");
+// workerd answers the inspector when the isolate next runs: once the load is over, requests
+// (the router's 404, every 200 ms) keep waking it until the answer comes.
+async function awake(promise) {
+  if (!args.url) return promise;
+  const poke = setInterval(() => fetch(`${args.url}/`).then((r) => r.arrayBuffer(), () => {}), 200);
+  try {
+    return await promise;
+  } finally {
+    clearInterval(poke);
+  }
+}
+const { profile } = await awake(send("Profiler.stop"));
 // What stays reachable once the load is over: a leak shows as a heap that stays large.
 await new Promise((resolve) => setTimeout(resolve, Number(args.settle) * 1000));
-// workerd runs the collection when the isolate next wakes: give it a request (the router's 404).
-const collected = send("HeapProfiler.collectGarbage");
-if (args.url) await fetch(`${args.url}/`).then((response) => response.arrayBuffer(), () => {});
-const retained = args.url ? (await collected, (await send("Runtime.getHeapUsage"))?.usedSize) : undefined;
+const retained = args.url
+  ? (await awake(send("HeapProfiler.collectGarbage")), (await awake(send("Runtime.getHeapUsage")))?.usedSize)
+  : undefined;
 
 // What the retained heap is made of: a snapshot, summed by constructor (or kind) and name.
 let retainedBy = [];
@@ -80,11 +90,7 @@ if (args.url && args["heap-snapshot"]) {
     if (message.method === "HeapProfiler.addHeapSnapshotChunk") chunks.push(message.params.chunk);
   };
   socket.addEventListener("message", onChunk);
-  const taken = send("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
-  // As with the collection, the isolate has to wake up to take it.
-  const poke = setInterval(() => fetch(`${args.url}/`).then((r) => r.arrayBuffer(), () => {}), 200);
-  await taken;
-  clearInterval(poke);
+  await awake(send("HeapProfiler.takeHeapSnapshot", { reportProgress: false }));
   socket.removeEventListener("message", onChunk);
   // BENCH_HEAP_SNAPSHOT=FILE keeps the snapshot (it opens in Chrome DevTools, Memory).
   if (process.env.BENCH_HEAP_SNAPSHOT) fs.writeFileSync(process.env.BENCH_HEAP_SNAPSHOT, chunks.join(""));
