@@ -4,13 +4,13 @@
 //! HS256 is checked only against `BETTER_AUTH_SECRET`; a token naming one of
 //! [`SUPPORTED_ALGORITHMS`] is checked only against the JWKS key its `kid` names, whose own
 //! algorithm must match. Anything else (`none`, HS384, ES512, ...) is refused before any key
-//! is looked up. `exp` is required, `nbf` honoured when present, both with [`LEEWAY_SECONDS`]
-//! of clock skew; `iss` and `aud` are checked when the configuration expects values.
+//! is looked up. Time claims outside [`TIME_CLAIM_RANGE`] are refused; `exp` is required, `nbf`
+//! honoured when present, both with [`LEEWAY_SECONDS`] of clock skew; `iss` and `aud` are checked when the configuration expects values.
 
 use chrono::{DateTime, Duration, Utc};
 use jwt_compact::{
     alg::{Hs256, Hs256Key},
-    AlgorithmExt, Claims, TimeOptions, Token, UntrustedToken, ValidationError,
+    AlgorithmExt, Claims, Token, UntrustedToken, ValidationError,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -23,6 +23,9 @@ use crate::{
 
 /// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECONDS: i64 = 60;
+/// Time claims (`exp`, `nbf`, `iat`) must be NumericDates from 1970-01-01 to 9999-12-31
+/// (UTC); anything outside is a 401 before any arithmetic on it.
+pub const TIME_CLAIM_RANGE: std::ops::RangeInclusive<i64> = 0..=253_402_300_799;
 /// Longer `Authorization` headers are refused before any decoding work.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// The user id is an opaque string of at most this many characters.
@@ -156,16 +159,7 @@ fn check_claims(
     now: DateTime<Utc>,
 ) -> Result<Identity, ApiError> {
     let claims: &Claims<UserClaims> = token.claims();
-    let time = TimeOptions::new(Duration::seconds(LEEWAY_SECONDS), move || now);
-    claims.validate_expiration(&time).map_err(|err| match err {
-        ValidationError::NoClaim(_) => ApiError::Unauthorized("the token has no exp claim"),
-        _ => ApiError::Unauthorized("the token has expired"),
-    })?;
-    if claims.not_before.is_some() {
-        claims
-            .validate_maturity(&time)
-            .map_err(|_| ApiError::Unauthorized("the token is not valid yet"))?;
-    }
+    check_times(claims, now)?;
     let custom = &claims.custom;
     if let Some(issuer) = &expect.issuer {
         if !matches!(&custom.iss, Some(Value::String(iss)) if iss == issuer) {
@@ -186,6 +180,44 @@ fn check_claims(
         }
     }
     identity_from(custom)
+}
+
+/// Checks `exp` (required) and `nbf` (when present) against `now`, with [`LEEWAY_SECONDS`] of
+/// skew. Every time claim, `iat` included, must first lie within [`TIME_CLAIM_RANGE`]: the
+/// library's own maturity check computes `nbf - leeway` unchecked, and a signed `nbf` near the
+/// earliest instant chrono holds made that overflow and panic, aborting the isolate and every
+/// request on it. Bounded values and checked arithmetic cannot.
+fn check_times(claims: &Claims<UserClaims>, now: DateTime<Utc>) -> Result<(), ApiError> {
+    let in_range = |claim: &Option<DateTime<Utc>>| {
+        claim.is_none_or(|at| TIME_CLAIM_RANGE.contains(&at.timestamp()))
+    };
+    if ![claims.expiration, claims.not_before, claims.issued_at]
+        .iter()
+        .all(in_range)
+    {
+        return Err(ApiError::Unauthorized(
+            "the token's time claims are out of range",
+        ));
+    }
+    let leeway = Duration::seconds(LEEWAY_SECONDS);
+    let expiration = claims
+        .expiration
+        .ok_or(ApiError::Unauthorized("the token has no exp claim"))?;
+    if expiration
+        .checked_add_signed(leeway)
+        .is_none_or(|last| now > last)
+    {
+        return Err(ApiError::Unauthorized("the token has expired"));
+    }
+    if let Some(not_before) = claims.not_before {
+        if not_before
+            .checked_sub_signed(leeway)
+            .is_none_or(|first| now < first)
+        {
+            return Err(ApiError::Unauthorized("the token is not valid yet"));
+        }
+    }
+    Ok(())
 }
 
 /// Applies the claim fallbacks: `sub`, else `user_id`, else `id`. A present but invalid claim
@@ -407,6 +439,108 @@ mod tests {
         assert_eq!(
             reason(verify(&at(61), &key(), now())),
             "the token is not valid yet"
+        );
+    }
+
+    /// An HS256 token over a payload given as raw JSON text (numbers serde_json cannot hold).
+    fn sign_raw(payload: &str) -> String {
+        use jwt_compact::{Algorithm, AlgorithmSignature};
+        let header = b64(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let signing_input = format!("{header}.{}", b64(payload.as_bytes()));
+        let sig = Hs256.sign(&key(), signing_input.as_bytes());
+        format!("{signing_input}.{}", b64(&sig.as_bytes()))
+    }
+
+    /// Claim values at and beyond every bound: i64's, chrono's, the range's, floats and
+    /// exponents no integer holds. Raw JSON text, so each reaches the token as written.
+    fn extreme_times() -> Vec<String> {
+        let chrono_min = DateTime::<Utc>::MIN_UTC.timestamp();
+        let chrono_max = DateTime::<Utc>::MAX_UTC.timestamp();
+        let fixed = [
+            "-9223372036854775808",
+            "9223372036854775807",
+            "18446744073709551615",
+            "-8334601228800",
+            "-1",
+            "253402300800",
+            "-1e300",
+            "1e300",
+            "1e400",
+            "-1e400",
+            "1.8e9",
+            "0.5",
+            "1800000000.999",
+        ];
+        let mut values: Vec<String> = fixed.iter().map(|v| (*v).to_owned()).collect();
+        values.extend(
+            [chrono_min, chrono_min + 1, chrono_max, chrono_max - 1].map(|v| v.to_string()),
+        );
+        values
+    }
+
+    #[test]
+    fn extreme_time_claims_are_refused_without_panicking_in_either_verifier() {
+        let exp = now().timestamp() + 600;
+        let keys = key_set();
+        for claim in ["exp", "nbf", "iat"] {
+            for value in extreme_times() {
+                let mut payload = format!(r#"{{"sub":"user-1","{claim}":{value}"#);
+                if claim != "exp" {
+                    payload.push_str(&format!(r#","exp":{exp}"#));
+                }
+                payload.push('}');
+                let verdict = verify(&sign_raw(&payload), &key(), now());
+                // Only values that are ordinary dates within the range may pass, and only
+                // when they are, as times, acceptable at `now`.
+                let acceptable = matches!(
+                    (claim, value.as_str()),
+                    (_, "1.8e9" | "1800000000.999") | ("nbf" | "iat", "0.5")
+                );
+                assert_eq!(verdict.is_ok(), acceptable, "HS256 {payload}: {verdict:?}");
+
+                // The same claims through the JWKS verifier, where JSON can hold the value.
+                if let Ok(claims) = serde_json::from_str::<Value>(&payload) {
+                    let claims = better_auth_claims(claims);
+                    let token = fixtures::sign("ed", "EdDSA", Some("ed"), claims);
+                    let verdict = jwks_verify(&token, &keys, &expect_origin());
+                    assert_eq!(verdict.is_ok(), acceptable, "JWKS {payload}: {verdict:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_signed_nbf_at_the_earliest_instant_chrono_holds_is_a_401_not_a_panic() {
+        // The token the penetration test sent: jwt-compact's maturity check overflowed on it.
+        let exp = now().timestamp() + 600;
+        let token = sign_raw(&format!(
+            r#"{{"sub":"pv","exp":{exp},"nbf":-8334601228800}}"#
+        ));
+        assert_eq!(
+            reason(verify(&token, &key(), now())),
+            "the token's time claims are out of range"
+        );
+    }
+
+    #[test]
+    fn time_claims_at_the_edges_of_the_range_are_judged_as_times() {
+        let far = *TIME_CLAIM_RANGE.end();
+        let ok = sign(json!({ "sub": "u", "exp": far, "nbf": 0, "iat": 0 }));
+        assert!(verify(&ok, &key(), now()).is_ok());
+        let late = sign(json!({ "sub": "u", "exp": far, "nbf": far }));
+        assert_eq!(
+            reason(verify(&late, &key(), now())),
+            "the token is not valid yet"
+        );
+        let early = sign(json!({ "sub": "u", "exp": 0 }));
+        assert_eq!(
+            reason(verify(&early, &key(), now())),
+            "the token has expired"
+        );
+        let beyond = sign(json!({ "sub": "u", "exp": far + 1 }));
+        assert_eq!(
+            reason(verify(&beyond, &key(), now())),
+            "the token's time claims are out of range"
         );
     }
 

@@ -67,6 +67,30 @@ describe("authentication", () => {
     });
   }
 
+  it("refuses signed time claims at the extremes with 401 while other requests on the isolate finish", async () => {
+    // A signed nbf at chrono's earliest instant once overflowed in the verifier and panicked,
+    // aborting the isolate: the requests in flight beside it never got an answer.
+    const user = newUser(suite.base);
+    const extremes = [
+      { nbf: -8334601228800 }, { nbf: -9223372036854775808n }, { exp: 9223372036854775807n },
+      { iat: -8334601228800 }, { exp: 8210298412799 }, { nbf: 1e300 }, { exp: -1 },
+    ];
+    const tokenFor = (extra) => {
+      // BigInt keeps i64's bounds exact in the JSON text.
+      const claims = JSON.stringify({ sub: user.id, exp: now() + 600, ...extra }, (_, v) =>
+        typeof v === "bigint" ? `@@${v}@@` : v).replace(/"@@(-?\d+)@@"/g, "$1");
+      const b64 = (text) => Buffer.from(text).toString("base64url");
+      const input = `${b64(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${b64(claims)}`;
+      return `${input}.${crypto.createHmac("sha256", SECRET).update(input).digest("base64url")}`;
+    };
+    const valid = Array.from({ length: 20 }, () => user.request("GET", `/api/${user.id}/tasks`));
+    const hostile = extremes.map((extra) =>
+      callWith(`Bearer ${tokenFor(extra)}`, "GET", `/api/${user.id}/tasks`));
+    const [answers, refusals] = await Promise.all([Promise.all(valid), Promise.all(hostile)]);
+    for (const response of answers) assert.equal(response.status, 200);
+    for (const response of refusals) await expect401(response);
+  });
+
   it("accepts a token within the 60 s leeway and a nbf in the past", async () => {
     const token = signToken({ sub: userId, exp: now() - 30, nbf: now() - 10 }, SECRET);
     assert.equal((await callWith(`Bearer ${token}`, "GET", `/api/${userId}/tasks`)).status, 200);
