@@ -5,7 +5,14 @@
 //! `{"error": {"code", "message"}}` envelope. Causes of server faults are kept for the log
 //! ([`ApiError::log_cause`]) and never reach the client.
 
+use std::cell::RefCell;
+
 use serde_json::json;
+
+/// Where a request notes a fault for its log line: the error code and the cause. A fault the
+/// request recovered from (a retried connection) is noted too; a later error replaces it, and
+/// its cause already mentions the retry.
+pub type FaultSlot = RefCell<Option<(&'static str, String)>>;
 
 /// Why a request failed. Each variant documents its HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +26,7 @@ pub enum ApiError {
     /// 404: no route matches the path.
     RouteNotFound,
     /// 405: the path exists but not for this method; `allow` lists the methods it has.
-    MethodNotAllowed { allow: &'static str },
+    MethodNotAllowed { allow: String },
     /// 400: the body is not JSON, or not a JSON object.
     InvalidJson(String),
     /// 400: a field (or path parameter) has a bad value. `field` is named in the body.
@@ -153,7 +160,9 @@ mod tests {
             (ApiError::TaskNotFound, 404, "not_found"),
             (ApiError::RouteNotFound, 404, "not_found"),
             (
-                ApiError::MethodNotAllowed { allow: "GET" },
+                ApiError::MethodNotAllowed {
+                    allow: "GET".into(),
+                },
                 405,
                 "method_not_allowed",
             ),

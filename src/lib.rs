@@ -1,9 +1,16 @@
-//! A multi-user task API on Cloudflare Workers.
+//! A multi-user task API on Cloudflare Workers: it verifies Better Auth JWTs and keeps each
+//! user's tasks in PostgreSQL, reached through a Hyperdrive binding.
 //!
-//! The worker verifies Better Auth JWTs and keeps each user's tasks in PostgreSQL, reached
-//! through a Hyperdrive binding. `routes`, `db::with_connection`, `pg_socket` and `key_source`
-//! are the only code that touches the Workers runtime; the rest is a pure core that `cargo test`
-//! runs on the host.
+//! **The rule:** only [`http`] (the shell: routes, handlers, responses), the connection part of
+//! [`db`] (`db::connection`, `db::socket`) and the JWKS fetch (`auth::key_source`) touch the
+//! Workers runtime. Everything else is a pure core that `cargo test` runs on the host:
+//!
+//! - where a route lives: the route table in `http::routes`, its handler in `http::tasks` or
+//!   `http::operational`;
+//! - a SQL statement: `db::statements`, one written-out text per statement;
+//! - a token rule: `auth::token` (keys: `auth::key_set`, `auth::key_cache`);
+//! - an error status: `error` (`ApiError::status`, the one mapping);
+//! - task validation, list parameters and cursors: `tasks`.
 
 // Panicking calls are denied in Cargo.toml (a panic aborts the isolate); tests may assert freely.
 #![cfg_attr(
@@ -18,25 +25,15 @@
 
 pub mod auth;
 pub mod config;
-pub mod cors;
 pub mod db;
 pub mod error;
-pub mod headers;
-pub mod jwks;
-pub mod key_cache;
-pub mod key_source;
-pub mod list_query;
+pub mod http;
 pub mod openapi;
-pub mod path;
-pub mod pg_socket;
-pub mod rate_limit;
-pub mod routes;
-pub mod task;
-pub mod telemetry;
+pub mod tasks;
 
 use worker::{event, Context, Env, Request, Response, Result};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    routes::handle(req, env).await
+    http::handle(req, env).await
 }

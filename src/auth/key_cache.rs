@@ -1,5 +1,6 @@
 //! When to fetch a remote JWKS and when to answer from the isolate's copy: a pure state
-//! machine over an injected clock (milliseconds), unit-tested on the host. `key_source` runs it.
+//! machine over an injected clock (milliseconds), unit-tested on the host.
+//! [`super::key_source`] runs it.
 //!
 //! - A fetched set is fresh for the response's `Cache-Control: max-age`, clamped to
 //!   [`MIN_TTL_SECS`]..=[`MAX_TTL_SECS`] ([`DEFAULT_TTL_SECS`] without one).
@@ -15,7 +16,7 @@
 
 use std::rc::Rc;
 
-use crate::jwks::KeySet;
+use super::key_set::KeySet;
 
 pub const DEFAULT_TTL_SECS: u64 = 300;
 pub const MIN_TTL_SECS: u64 = 60;
@@ -143,7 +144,7 @@ pub fn max_age(cache_control: Option<&str>) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jwks::fixtures::jwks;
+    use crate::auth::key_set::fixtures::jwks;
 
     const T0: u64 = 1_800_000_000_000;
 
@@ -153,7 +154,12 @@ mod tests {
 
     fn kind(plan: Plan) -> String {
         match plan {
-            Plan::Use(keys) => format!("use {}", keys.len()),
+            Plan::Use(keys) => {
+                let held = ["ed", "ed-2"]
+                    .iter()
+                    .filter(|kid| keys.find(Some(kid)).is_some());
+                format!("use {}", held.count())
+            }
             Plan::Fetch => "fetch".into(),
             Plan::Wait => "wait".into(),
             Plan::Unavailable { retry_after_secs } => format!("503 {retry_after_secs}"),

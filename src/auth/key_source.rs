@@ -1,21 +1,22 @@
 //! Where JWKS keys come from at run time: the inline `BETTER_AUTH_JWKS`, or the remote set
-//! fetched over HTTP and kept in this isolate under the policy of [`crate::key_cache`].
+//! fetched over HTTP and kept in this isolate under the policy of [`super::key_cache`]. The
+//! only part of `auth` that touches the Workers runtime.
 //!
-//! This and `routes`/`db::with_connection` are the only code that touches the Workers runtime.
-//! An isolate serves one request at a time on one thread, so the caches are thread-locals and
-//! no borrow of them is ever held across an `.await`.
+//! An isolate runs on one thread but interleaves many requests: while one awaits the fetch,
+//! others run, which is why the cache has a wait plan. The caches are thread-locals and no
+//! borrow of them is ever held across an `.await`, so interleaved requests never see one half
+//! made.
 
 use std::{cell::RefCell, collections::HashMap, rc::Rc, time::Duration};
 
 use futures_util::{future, StreamExt};
 use worker::{Date, Delay, Fetch, Headers, Method, Request, RequestInit};
 
-use crate::{
-    config::KeySource,
-    error::ApiError,
-    jwks::KeySet,
+use super::{
     key_cache::{max_age, KeyCache, Plan, FETCH_TIMEOUT_MS},
+    key_set::KeySet,
 };
+use crate::{config::KeySource, error::ApiError};
 
 /// A JWKS larger than this is not a key set anyone meant to publish.
 const MAX_JWKS_BYTES: usize = 256 * 1024;

@@ -2,10 +2,9 @@
 //! with its stream reader and writer taken once for the connection's life.
 //!
 //! Why not `worker::Socket`: it takes and releases the stream's lock around every read and
-//! every write and reads each result's fields by name through `Reflect`. Per request that is a
-//! dozen extra crossings between wasm and JavaScript; in the benchmark's CPU profile those
-//! (`releaseLock`, `getReader`, `read`/`write` glue) were about a sixth of the worker's time.
-//! Here a read is one `reader.read()` whose bytes are copied straight into tokio's buffer, and
+//! every write and reads each result's fields by name through `Reflect`: a dozen extra
+//! crossings between wasm and JavaScript per request (bench/README.md has the profile). Here a
+//! read is one `reader.read()` whose bytes are copied straight into tokio's buffer, and
 //! a write hands its bytes to the writer and waits for it only on flush, as a buffered stream
 //! does.
 
@@ -117,9 +116,9 @@ impl PgSocket {
 }
 
 impl Drop for PgSocket {
-    /// Closes both directions. workerd keeps every socket object an isolate opened reachable
-    /// (bench/README.md); closing only the writable side, as tokio-postgres's shutdown does,
-    /// left 1.08 KiB per request behind, closing both 0.71 KiB.
+    /// Closes both directions: workerd keeps every socket object an isolate opened reachable,
+    /// and closing only the writable side, as tokio-postgres's shutdown does, leaves more of it
+    /// behind (bench/README.md has the measurements).
     fn drop(&mut self) {
         if let Ok(closed) = self.socket.close() {
             // Its outcome does not matter; an unobserved rejection would only be logged noise.

@@ -1,18 +1,12 @@
 //! The request headers this API reads besides `Authorization` — `Idempotency-Key`, `If-Match`,
-//! `If-None-Match` — and the `ETag` it writes. Pure, unit-tested on the host.
-//!
-//! A task's ETag is its row version (`tasks.version`, bumped by a trigger on every update), so it
-//! is strong: it changes whenever any byte of the task's JSON can.
+//! `If-None-Match` — judged against a task's ETag ([`etag`], its row version). Pure,
+//! unit-tested on the host.
 
 use crate::error::ApiError;
+pub use crate::tasks::etag;
 
 /// `Idempotency-Key` values are 1–255 printable ASCII characters.
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
-
-/// The strong ETag of a task at `version`.
-pub fn etag(version: i64) -> String {
-    format!("\"v{version}\"")
-}
 
 /// A validated `Idempotency-Key`, or `None` when the request has none.
 pub fn idempotency_key(header: Option<&str>) -> Result<Option<String>, ApiError> {
@@ -122,12 +116,6 @@ fn version_of(opaque: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn etags_are_strong_quoted_versions() {
-        assert_eq!(etag(1), "\"v1\"");
-        assert_eq!(etag(42), "\"v42\"");
-    }
 
     #[test]
     fn idempotency_keys_are_1_to_255_printable_ascii_chars() {

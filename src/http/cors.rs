@@ -1,11 +1,14 @@
 //! Cross-origin access for browser front ends: which origins may call the API, and the headers
-//! that say so. Pure, unit-tested; `routes` applies it to every response, errors included.
+//! that say so. The policy is pure and unit-tested; [`add_headers`] applies it to every
+//! response, errors included.
 //!
 //! `CORS_ALLOWED_ORIGINS` is a comma-separated list of exact origins (`https://app.example.com`,
 //! `http://localhost:3000`) and leading-wildcard patterns (`https://*.example.app`, which
 //! matches any subdomain at any depth but not `https://example.app` itself). Unset or empty: no
 //! CORS headers at all. Credentials (cookies) are never allowed: the API reads only the bearer
 //! token, so it never needs them.
+
+use worker::Response;
 
 /// The worker variable.
 pub const ORIGINS_VAR: &str = "CORS_ALLOWED_ORIGINS";
@@ -90,6 +93,34 @@ fn is_label(label: &str) -> bool {
     label
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// CORS for an allowed `Origin`, on every response including errors; nothing for other origins.
+/// `Vary: Origin` whenever CORS is on, since the answer depends on it.
+pub fn add_headers(
+    response: &mut Response,
+    policy: &CorsPolicy,
+    origin: Option<&str>,
+    preflight: bool,
+) -> worker::Result<()> {
+    let headers = response.headers_mut();
+    headers.append("Vary", "Origin")?;
+    let Some(origin) = origin.filter(|origin| policy.allows(origin)) else {
+        return Ok(());
+    };
+    headers.set("Access-Control-Allow-Origin", origin)?;
+    if preflight {
+        // The route's own methods (its `Allow`), so a preflight never promises a 405.
+        let allow = headers.get("Allow")?.unwrap_or_default();
+        if !allow.is_empty() {
+            headers.set("Access-Control-Allow-Methods", &allow)?;
+        }
+        headers.set("Access-Control-Allow-Headers", ALLOW_HEADERS)?;
+        headers.set("Access-Control-Max-Age", MAX_AGE_SECS)?;
+    } else {
+        headers.set("Access-Control-Expose-Headers", EXPOSE_HEADERS)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,28 +1,19 @@
 //! Path parameters: the `{user_id}` and `{id}` segments of `/api/{user_id}/tasks/{id}`.
 
+use percent_encoding::percent_decode_str;
 use uuid::Uuid;
 
 use crate::error::ApiError;
 
 /// Percent-decodes one path segment (`%40` → `@`). The router hands segments over raw, and
-/// clients differ in whether they encode `@` and `:` in user ids. `None` when the escapes are
-/// malformed or decode to something that is not UTF-8.
+/// clients differ in whether they encode `@` and `:` in user ids. `None` when the bytes decode
+/// to something that is not UTF-8; a malformed escape stays as sent (`%zz`), which no user id
+/// can contain.
 pub fn decode_segment(raw: &str) -> Option<String> {
-    if !raw.contains('%') {
-        return Some(raw.to_owned());
-    }
-    let mut bytes = Vec::with_capacity(raw.len());
-    let mut rest = raw.as_bytes().iter();
-    while let Some(&byte) = rest.next() {
-        if byte == b'%' {
-            let hi = rest.next().and_then(|b| char::from(*b).to_digit(16))?;
-            let lo = rest.next().and_then(|b| char::from(*b).to_digit(16))?;
-            bytes.push(u8::try_from(hi * 16 + lo).ok()?);
-        } else {
-            bytes.push(byte);
-        }
-    }
-    String::from_utf8(bytes).ok()
+    percent_decode_str(raw)
+        .decode_utf8()
+        .ok()
+        .map(|decoded| decoded.into_owned())
 }
 
 /// A task id from the path: a hyphenated UUID.
@@ -38,6 +29,7 @@ pub fn parse_task_id(raw: &str) -> Result<Uuid, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::is_valid_user_id;
 
     #[test]
     fn segments_are_percent_decoded_once() {
@@ -45,8 +37,12 @@ mod tests {
         assert_eq!(decode_segment("a%40b%3Ac").as_deref(), Some("a@b:c"));
         assert_eq!(decode_segment("a%2540").as_deref(), Some("a%40"));
         assert_eq!(decode_segment("%C3%A9").as_deref(), Some("é"));
-        for bad in ["%", "%4", "%zz", "%FF"] {
-            assert_eq!(decode_segment(bad), None, "{bad}");
+        assert_eq!(decode_segment("%FF"), None);
+        // Malformed escapes are kept as sent, and no user id can hold them.
+        for bad in ["%", "%4", "%zz", "a%4g"] {
+            let decoded = decode_segment(bad);
+            assert_eq!(decoded.as_deref(), Some(bad));
+            assert!(!is_valid_user_id(bad), "{bad}");
         }
     }
 

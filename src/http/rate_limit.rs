@@ -94,10 +94,4 @@ mod tests {
         assert!(!refused.is_refused("a0", 60_001));
         assert_eq!(refused.until.len(), 1);
     }
-
-    #[test]
-    fn reads_and_writes_spend_separate_budgets() {
-        assert_eq!(user_limiter(true), READ_LIMITER);
-        assert_eq!(user_limiter(false), WRITE_LIMITER);
-    }
 }

@@ -3,11 +3,6 @@
 
 use serde_json::{json, Value};
 
-/// Where a request notes a fault for its log line: the error code and the cause. A fault the
-/// request recovered from (a retried connection) is noted too; a later error replaces it, and
-/// its cause already mentions the retry.
-pub type FaultSlot = std::cell::RefCell<Option<(&'static str, String)>>;
-
 /// What is known about a finished request.
 pub struct RequestRecord<'a> {
     pub request_id: &'a str,

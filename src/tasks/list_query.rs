@@ -1,26 +1,25 @@
-//! `GET /api/{user_id}/tasks` query parameters and the opaque paging cursor. Pure, unit-tested.
+//! `GET /api/{user_id}/tasks` query parameters. Pure, unit-tested.
 //!
-//! Paging is keyset-based: a cursor holds the sort key and id of the last task of a page, and
-//! the next page starts strictly after it, so inserts and deletes between pages never shift or
-//! repeat rows (no OFFSET). A cursor is signed (HMAC-SHA256) together with the user and the
+//! Paging is keyset-based: a cursor ([`super::cursor`]) holds the sort key and id of the last
+//! task of a page, and the next page starts strictly after it, so inserts and deletes between
+//! pages never shift or repeat rows (no OFFSET). A cursor is bound to the user and to the
 //! query it belongs to, so an edited, forged or transplanted cursor is a 400, and it can never
 //! lead into another user's tasks (every query is scoped by the token's user anyway).
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use uuid::Uuid;
 
+use super::{
+    cursor::{self, Position},
+    query_params::QueryParams,
+};
 use crate::error::ApiError;
 
 /// Most tasks one response returns; without `limit` a list is "all", up to this many.
 pub const MAX_LIMIT: u32 = 1000;
 const MAX_Q_CHARS: usize = 200;
-const MAX_CURSOR_BYTES: usize = 1024;
-/// Bytes of the HMAC kept in a cursor: 128 bits is ample against guessing.
-const TAG_BYTES: usize = 16;
+/// The parameters a list accepts.
+const PARAMETERS: [&str; 6] = ["completed", "q", "sort", "order", "limit", "cursor"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
@@ -83,46 +82,9 @@ impl ListQuery {
     /// Parses the query string (`a=b&c=d`, without `?`). Unknown or repeated parameters and bad
     /// values are 400s naming the parameter. The cursor is checked against `key` and `user_id`.
     pub fn parse(query: &str, user_id: &str, key: &[u8]) -> Result<ListQuery, ApiError> {
-        let mut seen: Vec<String> = Vec::new();
-        let mut raw = RawQuery::default();
-        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            if seen.iter().any(|n| *n == name) {
-                return Err(ApiError::validation(
-                    name.as_ref(),
-                    format!("{name} is given more than once"),
-                ));
-            }
-            seen.push(name.to_string());
-            let value = value.into_owned();
-            match name.as_ref() {
-                "completed" => raw.completed = Some(value),
-                "q" => raw.q = Some(value),
-                "sort" => raw.sort = Some(value),
-                "order" => raw.order = Some(value),
-                "limit" => raw.limit = Some(value),
-                "cursor" => raw.cursor = Some(value),
-                other => {
-                    return Err(ApiError::validation(
-                        other,
-                        format!(
-                            "unknown query parameter {other}; expected completed, q, sort, order, limit or cursor"
-                        ),
-                    ))
-                }
-            }
-        }
-        let completed = match raw.completed.as_deref() {
-            None => None,
-            Some("true") => Some(true),
-            Some("false") => Some(false),
-            Some(_) => {
-                return Err(ApiError::validation(
-                    "completed",
-                    "completed must be true or false",
-                ))
-            }
-        };
-        let q = match raw.q {
+        let mut params = QueryParams::parse(query, &PARAMETERS)?;
+        let completed = params.take_bool("completed")?;
+        let q = match params.take("q") {
             None => None,
             Some(q) if q.trim().is_empty() => None,
             Some(q) if q.chars().count() > MAX_Q_CHARS => {
@@ -139,7 +101,7 @@ impl ListQuery {
             }
             Some(q) => Some(q.trim().to_owned()),
         };
-        let sort = match raw.sort.as_deref() {
+        let sort = match params.take("sort").as_deref() {
             None | Some("created_at") => SortKey::CreatedAt,
             Some("updated_at") => SortKey::UpdatedAt,
             Some("title") => SortKey::Title,
@@ -150,14 +112,14 @@ impl ListQuery {
                 ))
             }
         };
-        let order = match raw.order.as_deref() {
+        let order = match params.take("order").as_deref() {
             // Newest first for times; alphabetical for titles.
             None if sort == SortKey::Title => Order::Asc,
             None | Some("desc") => Order::Desc,
             Some("asc") => Order::Asc,
             Some(_) => return Err(ApiError::validation("order", "order must be asc or desc")),
         };
-        let limit = match raw.limit.as_deref() {
+        let limit = match params.take("limit").as_deref() {
             None => None,
             Some(text) => match text.parse::<u32>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) && !text.starts_with('+') => Some(n),
@@ -177,7 +139,7 @@ impl ListQuery {
             limit,
             after: None,
         };
-        if let Some(cursor) = raw.cursor {
+        if let Some(cursor) = params.take("cursor") {
             query.after = Some(query.open_cursor(&cursor, user_id, key)?);
         }
         Ok(query)
@@ -197,28 +159,13 @@ impl ListQuery {
                 i: *id,
             },
         };
-        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&position).unwrap_or_default());
-        let tag = URL_SAFE_NO_PAD.encode(self.tag(&payload, user_id, key));
-        format!("{payload}.{tag}")
+        cursor::seal(&position, &self.context(user_id), key)
     }
 
     fn open_cursor(&self, cursor: &str, user_id: &str, key: &[u8]) -> Result<After, ApiError> {
         let invalid =
             || ApiError::validation("cursor", "cursor is invalid or belongs to another query");
-        if cursor.len() > MAX_CURSOR_BYTES {
-            return Err(invalid());
-        }
-        let (payload, tag) = cursor.split_once('.').ok_or_else(invalid)?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
-        if tag.len() != TAG_BYTES {
-            return Err(invalid());
-        }
-        // Constant-time comparison of the truncated tag.
-        self.mac(payload, user_id, key)
-            .verify_truncated_left(&tag)
-            .map_err(|_| invalid())?;
-        let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
-        let position: Position = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+        let position = cursor::open(cursor, &self.context(user_id), key).ok_or_else(invalid)?;
         match (self.sort, position.t, position.s) {
             (SortKey::Title, None, Some(title)) => Ok(After::Title(title, position.i)),
             (SortKey::CreatedAt | SortKey::UpdatedAt, Some(micros), None) => {
@@ -230,36 +177,21 @@ impl ListQuery {
         }
     }
 
-    fn tag(&self, payload: &str, user_id: &str, key: &[u8]) -> Vec<u8> {
-        let full = self.mac(payload, user_id, key).finalize().into_bytes();
-        full.get(..TAG_BYTES).unwrap_or_default().to_vec()
-    }
-
-    /// The MAC binds the position to the user and to every parameter that shapes the order or
-    /// the set of rows, so a cursor only continues the query it came from.
-    fn mac(&self, payload: &str, user_id: &str, key: &[u8]) -> Hmac<Sha256> {
-        // `new_from_slice` accepts keys of any length for HMAC.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
-            .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
+    /// What a cursor is bound to: the user and every parameter that shapes the order or the
+    /// set of rows, so a cursor only continues the query it came from.
+    fn context<'a>(&'a self, user_id: &'a str) -> [&'a str; 5] {
         let completed = match self.completed {
             None => "",
             Some(true) => "true",
             Some(false) => "false",
         };
-        for part in [
-            "task-api cursor v1",
+        [
             user_id,
             self.sort.as_str(),
             self.order.as_str(),
             completed,
             self.q.as_deref().unwrap_or(""),
-            payload,
-        ] {
-            // Length-prefixed, so no two different tuples hash the same.
-            mac.update(&(part.len() as u64).to_be_bytes());
-            mac.update(part.as_bytes());
-        }
-        mac
+        ]
     }
 
     /// The query string of the next page: this query's parameters plus `cursor`.
@@ -297,30 +229,10 @@ impl ListQuery {
     }
 }
 
-#[derive(Default)]
-struct RawQuery {
-    completed: Option<String>,
-    q: Option<String>,
-    sort: Option<String>,
-    order: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
-}
-
-/// A cursor's payload: the last row's sort value (`t` micros or `s` title) and id.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Position {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    t: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    s: Option<String>,
-    i: Uuid,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 
     const KEY: &[u8] = b"cursor-test-key";
 

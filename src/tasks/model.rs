@@ -1,4 +1,5 @@
-//! Tasks: the JSON the API returns and the validated inputs it accepts (pure, host-tested).
+//! Tasks: the JSON the API returns, its ETag, and the validated inputs it accepts (pure,
+//! host-tested).
 //!
 //! Bodies are parsed to a `serde_json` object first and then field by field, so every error can
 //! name the field it is about and unknown fields are reported by name. The server-owned fields
@@ -36,6 +37,12 @@ pub struct Task {
     pub version: i64,
 }
 
+/// The strong ETag of a task at `version` (`tasks.version`, bumped by a trigger on every
+/// update): it changes whenever any byte of the task's JSON can.
+pub fn etag(version: i64) -> String {
+    format!("\"v{version}\"")
+}
+
 /// RFC 3339 in UTC with microseconds (PostgreSQL's precision), e.g. `2026-01-02T03:04:05.123456Z`.
 fn rfc3339<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Micros, true))
@@ -49,13 +56,15 @@ pub struct NewTask {
     pub completed: bool,
 }
 
-/// A validated `PUT` body: `None` keeps a field, `Some` sets it (`Some(None)` clears the
-/// description).
+/// A validated change of a task: a `PUT` body, where `None` keeps a field and `Some` sets it
+/// (`Some(None)` clears the description), or a `PATCH …/complete` ([`Completion`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TaskChanges {
     pub title: Option<String>,
     pub description: Option<Option<String>>,
     pub completed: Option<bool>,
+    /// Flip `completed` (a `PATCH …/complete` without a value; never set by a `PUT`).
+    pub toggle_completed: bool,
 }
 
 /// What `PATCH …/complete` does.
@@ -78,12 +87,19 @@ impl Completion {
             None => Completion::Toggle,
         })
     }
+}
 
-    /// The value to store, given the current one (`None` means toggle in SQL).
-    pub fn as_option(self) -> Option<bool> {
-        match self {
-            Completion::Set(value) => Some(value),
-            Completion::Toggle => None,
+impl From<Completion> for TaskChanges {
+    fn from(completion: Completion) -> Self {
+        match completion {
+            Completion::Set(value) => TaskChanges {
+                completed: Some(value),
+                ..TaskChanges::default()
+            },
+            Completion::Toggle => TaskChanges {
+                toggle_completed: true,
+                ..TaskChanges::default()
+            },
         }
     }
 }
@@ -120,6 +136,7 @@ impl TaskChanges {
             title: fields.get("title").map(title).transpose()?,
             description: fields.get("description").map(description).transpose()?,
             completed: fields.get("completed").map(completed).transpose()?,
+            toggle_completed: false,
         };
         if changes == TaskChanges::default() {
             return Err(ApiError::validation(
@@ -389,7 +406,7 @@ mod tests {
             TaskChanges {
                 title: Some("x".into()),
                 completed: Some(true),
-                description: None
+                ..Default::default()
             }
         );
     }
@@ -427,6 +444,30 @@ mod tests {
             Completion::parse(b"[true]"),
             Err(ApiError::InvalidJson(_))
         ));
+    }
+
+    #[test]
+    fn a_completion_is_a_change_of_completed_only() {
+        assert_eq!(
+            TaskChanges::from(Completion::Set(false)),
+            TaskChanges {
+                completed: Some(false),
+                ..Default::default()
+            }
+        );
+        assert_eq!(
+            TaskChanges::from(Completion::Toggle),
+            TaskChanges {
+                toggle_completed: true,
+                ..Default::default()
+            }
+        );
+    }
+
+    #[test]
+    fn etags_are_strong_quoted_versions() {
+        assert_eq!(etag(1), "\"v1\"");
+        assert_eq!(etag(42), "\"v42\"");
     }
 
     #[test]

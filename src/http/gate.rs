@@ -1,0 +1,123 @@
+//! The request gate every `/api` handler passes first, cheapest rejection first:
+//!
+//! 1. a usable auth configuration (500, fail closed);
+//! 2. an address already refused for failed authentication (429, before any token work);
+//! 3. [`identify`]: the bearer token → the [`Identity`] it carries (401; 503 without keys);
+//! 4. [`check_path_user`]: the path's `{user_id}` must be that identity (403);
+//! 5. the user's rate limit (429).
+//!
+//! Failures at 3 and 4 spend the client address's budget ([`rate_limit`]).
+
+use std::cell::RefCell;
+
+use uuid::Uuid;
+use worker::{Date, Method, Request};
+
+use super::{
+    now, path,
+    rate_limit::{self, RefusedAddresses},
+    settings, Ctx,
+};
+use crate::{
+    auth::{self, key_source, Identity, Scheme},
+    config::Config,
+    error::ApiError,
+};
+
+thread_local! {
+    static REFUSED_ADDRESSES: RefCell<RefusedAddresses> = RefCell::new(RefusedAddresses::default());
+}
+
+/// Lets the request through as the token's user, or says why not. Runs before any body or
+/// database work.
+pub async fn admit(req: &Request, ctx: &Ctx) -> Result<Identity, ApiError> {
+    let settings = settings::get(&ctx.env);
+    let config = settings
+        .auth
+        .as_ref()
+        .map_err(|&cause| ApiError::Misconfigured(cause))?;
+    let limited = ApiError::RateLimited {
+        retry_after: rate_limit::PERIOD_SECS,
+    };
+    let address = req
+        .headers()
+        .get("CF-Connecting-IP")?
+        .unwrap_or_else(|| "unknown".into());
+    let now_ms = Date::now().as_millis();
+    if REFUSED_ADDRESSES.with_borrow(|refused| refused.is_refused(&address, now_ms)) {
+        return Err(limited);
+    }
+    let admitted = match identify(req, ctx, config).await {
+        Ok(identity) => check_path_user(ctx, identity),
+        Err(err) => Err(err),
+    };
+    let identity = match admitted {
+        Ok(identity) => identity,
+        Err(err @ (ApiError::Unauthorized(_) | ApiError::Forbidden)) => {
+            let key = format!("ip:{address}");
+            if !within_budget(ctx, rate_limit::ADDRESS_LIMITER, key).await {
+                REFUSED_ADDRESSES.with_borrow_mut(|refused| refused.remember(&address, now_ms));
+                return Err(limited);
+            }
+            return Err(err);
+        }
+        Err(err) => return Err(err),
+    };
+    let read = matches!(req.method(), Method::Get | Method::Head);
+    let key = format!("user:{}", identity.user_id);
+    if !within_budget(ctx, rate_limit::user_limiter(read), key).await {
+        return Err(limited);
+    }
+    Ok(identity)
+}
+
+/// [`admit`], then the task id from the path (400).
+pub async fn admit_task(req: &Request, ctx: &Ctx) -> Result<(Identity, Uuid), ApiError> {
+    let identity = admit(req, ctx).await?;
+    let id = path::parse_task_id(ctx.param("id").map(String::as_str).unwrap_or_default())?;
+    Ok((identity, id))
+}
+
+/// The token's identity (401), verified by the scheme its header names; 503 when the key set
+/// it needs cannot be had.
+async fn identify(req: &Request, ctx: &Ctx, config: &Config) -> Result<Identity, ApiError> {
+    let header = req.headers().get("Authorization")?;
+    let token = auth::parse(auth::bearer_token(header.as_deref())?)?;
+    let not_accepted = ApiError::Unauthorized("the token's algorithm is not accepted");
+    match auth::scheme(&token)? {
+        Scheme::SharedSecret => {
+            let key = config.hs256_key.as_ref().ok_or(not_accepted)?;
+            auth::verify_hs256(&token, key, &config.hs256_expect, now())
+        }
+        Scheme::KeySet { kid } => {
+            let source = config.jwks.as_ref().ok_or(not_accepted)?;
+            let found = key_source::keys_for(source, kid).await?;
+            if let Some(cause) = found.fault {
+                ctx.data.fault.replace(Some(("auth_keys_stale", cause)));
+            }
+            auth::verify_with_key_set(&token, &found.keys, &config.jwks_expect, now())
+        }
+    }
+}
+
+/// 403 unless the path's `{user_id}` (percent-decoded) is the token's user.
+fn check_path_user(ctx: &Ctx, identity: Identity) -> Result<Identity, ApiError> {
+    let path_user = ctx
+        .param("user_id")
+        .and_then(|raw| path::decode_segment(raw));
+    if path_user.as_deref() == Some(identity.user_id.as_str()) {
+        Ok(identity)
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+/// Spends one unit of `key`'s budget in `binding`; false when it is spent. A deployment without
+/// the binding is not limited, and a failing limiter lets the request through: limits protect,
+/// they must not become an outage of their own.
+async fn within_budget(ctx: &Ctx, binding: &str, key: String) -> bool {
+    let Ok(limiter) = ctx.env.rate_limiter(binding) else {
+        return true;
+    };
+    !matches!(limiter.limit(key).await, Ok(outcome) if !outcome.success)
+}
