@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 ENV := source scripts/env.sh
 
-.PHONY: help dev token test soak bench setup build fmt lint unit integration conformance deploy-check migrate clean
+.PHONY: help dev token test soak bench setup build fmt docs lint unit integration conformance deploy-check migrate clean
 
 help:
 	@echo "make dev                  serve the API on 127.0.0.1:\$${PORT:-8787} (embedded PostgreSQL unless DATABASE_URL is set)"
@@ -19,7 +19,7 @@ dev:
 token:
 	@$(ENV); node scripts/token.mjs $(USER_ID)
 
-test: setup fmt lint unit build integration conformance deploy-check
+test: setup fmt docs lint unit build integration conformance deploy-check
 	@echo "make test: all checks passed"
 
 setup:
@@ -30,6 +30,9 @@ build: setup
 
 fmt:
 	cargo fmt --all -- --check
+
+docs:
+	@$(ENV); node scripts/check-docs.mjs
 
 lint: setup
 	cargo clippy --all-targets --locked -- -D warnings
