@@ -1,4 +1,4 @@
--- Users and their tasks. Applied with dbmate (`make migrate`, or the README's Neon steps);
+-- Users and their tasks. Applied with dbmate (`make migrate`, or the Neon steps in docs/operations.md);
 -- the worker itself never migrates. Constraints repeat the API's validation as a second line
 -- of defence, so a bug in the worker cannot store what the contract forbids.
 

@@ -1,4 +1,4 @@
--- Lost-update protection and idempotent creates (see the README's "Retries and conditional
+-- Lost-update protection and idempotent creates (see docs/api.md, "Retries and conditional
 -- requests").
 
 -- migrate:up

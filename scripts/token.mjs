@@ -24,7 +24,7 @@ export function mintToken({ userId, secret, email, ttlSeconds = 3600, extra = {}
   return signToken(claims, secret);
 }
 
-/** The worker variables `make dev` passes through (see the README's configuration table). */
+/** The worker variables `make dev` passes through (see docs/operations.md, "Configuration"). */
 export const AUTH_VARS = [
   "BETTER_AUTH_SECRET",
   "BETTER_AUTH_URL",

@@ -531,4 +531,33 @@ mod tests {
             assert_eq!(pattern.is_match(title), parsed.is_ok(), "{title:?}");
         }
     }
+
+    #[test]
+    fn the_readme_endpoint_table_lists_each_operations_documented_errors() {
+        // The README's table is written by hand; this holds it to the route table (500 is said
+        // once for every /api route in the text below the table).
+        let readme = include_str!("../README.md");
+        for route in &ROUTES {
+            let path = openapi_path(route.pattern);
+            for operation in route.operations {
+                let method = operation.method.as_ref();
+                let cell = format!("| {method} | `{path}`");
+                let row = readme
+                    .lines()
+                    .find(|line| line.starts_with(&cell))
+                    .unwrap_or_else(|| panic!("README has no row for {method} {path}"));
+                if path.starts_with("/api/") {
+                    let listed = row.rsplit('|').nth(1).unwrap().trim();
+                    let expected: Vec<String> = operation
+                        .doc
+                        .errors
+                        .iter()
+                        .filter(|code| **code != 500)
+                        .map(u16::to_string)
+                        .collect();
+                    assert_eq!(listed, expected.join(", "), "{method} {path}");
+                }
+            }
+        }
+    }
 }
