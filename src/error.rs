@@ -39,6 +39,11 @@ pub enum ApiError {
     RateLimited { retry_after: u64 },
     /// 413: the body is larger than the limit.
     PayloadTooLarge { limit: usize },
+    /// 400: the body stopped before its end (the client closed or reset its side): the
+    /// client's fault, not a server error.
+    BodyIncomplete,
+    /// 408: the body did not arrive within `limit_secs`.
+    RequestTimeout { limit_secs: u64 },
     /// 500: the worker is deployed without a usable configuration (e.g. no secret).
     Misconfigured(&'static str),
     /// 503: the token needs a JWKS key, and the key set could neither be fetched nor taken from
@@ -61,11 +66,14 @@ impl ApiError {
     /// The HTTP status for this error.
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::InvalidJson(_) | ApiError::Validation { .. } => 400,
+            ApiError::InvalidJson(_) | ApiError::Validation { .. } | ApiError::BodyIncomplete => {
+                400
+            }
             ApiError::Unauthorized(_) => 401,
             ApiError::Forbidden => 403,
             ApiError::TaskNotFound | ApiError::RouteNotFound => 404,
             ApiError::MethodNotAllowed { .. } => 405,
+            ApiError::RequestTimeout { .. } => 408,
             ApiError::PreconditionFailed { .. } => 412,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::IdempotencyKeyReused => 422,
@@ -85,6 +93,8 @@ impl ApiError {
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::Validation { .. } => "validation_error",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::BodyIncomplete => "body_incomplete",
+            ApiError::RequestTimeout { .. } => "request_timeout",
             ApiError::PreconditionFailed { .. } => "precondition_failed",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::RateLimited { .. } => "rate_limited",
@@ -109,6 +119,10 @@ impl ApiError {
             ApiError::Validation { message, .. } => message.clone(),
             ApiError::PayloadTooLarge { limit } => {
                 format!("request body is larger than {limit} bytes")
+            }
+            ApiError::BodyIncomplete => "the request body ended before it was complete".into(),
+            ApiError::RequestTimeout { limit_secs } => {
+                format!("the request body did not arrive within {limit_secs} s")
             }
             ApiError::PreconditionFailed { .. } => {
                 "the task has changed since the version named in If-Match".into()
@@ -176,6 +190,12 @@ mod tests {
                 ApiError::PayloadTooLarge { limit: 1 },
                 413,
                 "payload_too_large",
+            ),
+            (ApiError::BodyIncomplete, 400, "body_incomplete"),
+            (
+                ApiError::RequestTimeout { limit_secs: 10 },
+                408,
+                "request_timeout",
             ),
             (ApiError::Misconfigured("x"), 500, "server_misconfigured"),
             (

@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 
 use crate::{
     http::{
+        body::BODY_DEADLINE_SECS,
         conditional::MAX_IDEMPOTENCY_KEY_CHARS,
         routes::{openapi_path, Doc, Success, ROUTES},
     },
@@ -22,9 +23,11 @@ use crate::{
 };
 
 /// Every `error.code` the API can answer with (checked against `ApiError` in the tests).
-pub const ERROR_CODES: [&str; 14] = [
+pub const ERROR_CODES: [&str; 16] = [
     "invalid_json",
     "validation_error",
+    "body_incomplete",
+    "request_timeout",
     "unauthorized",
     "forbidden",
     "not_found",
@@ -118,6 +121,7 @@ pub fn document() -> Value {
                 "E412": error_response("`If-Match` names another version; `ETag` is the current one", Some(json!({
                     "ETag": { "$ref": "#/components/headers/ETag" }
                 }))),
+                "E408": error_response(&format!("The body did not arrive within {BODY_DEADLINE_SECS} s"), None),
                 "E413": error_response(&format!("The body is over {MAX_BODY_BYTES} bytes"), None),
                 "E422": error_response("The Idempotency-Key was used for a different request", None),
                 "E429": error_response("Over a rate-limit budget", Some(json!({
@@ -442,6 +446,8 @@ mod tests {
             ApiError::IdempotencyKeyReused,
             ApiError::RateLimited { retry_after: 60 },
             ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::BodyIncomplete,
+            ApiError::RequestTimeout { limit_secs: 10 },
             ApiError::Misconfigured("x"),
             ApiError::AuthUnavailable {
                 retry_after: 1,

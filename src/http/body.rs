@@ -1,12 +1,34 @@
-//! Reading a request body within [`MAX_BODY_BYTES`], without buffering the excess.
+//! Reading a request body within [`MAX_BODY_BYTES`] and [`BODY_DEADLINE_SECS`], without
+//! buffering the excess. A body that stops early is the client's doing (400), not a server
+//! fault.
 
-use futures_util::StreamExt;
-use worker::Request;
+use std::time::Duration;
+
+use futures_util::{
+    future::{self, Either},
+    StreamExt,
+};
+use worker::{Delay, Request};
 
 use crate::{error::ApiError, tasks::MAX_BODY_BYTES};
 
-/// Reads the body, refusing more than [`MAX_BODY_BYTES`] with 413.
+/// A body (at most 64 KiB) must arrive within this: a client trickling bytes must not hold a
+/// request open for minutes.
+pub const BODY_DEADLINE_SECS: u64 = 10;
+
+/// Reads the body: 413 over [`MAX_BODY_BYTES`], 408 past [`BODY_DEADLINE_SECS`], 400 when it
+/// ends before it is complete.
 pub async fn read(req: &mut Request) -> Result<Vec<u8>, ApiError> {
+    let deadline = Delay::from(Duration::from_secs(BODY_DEADLINE_SECS));
+    match future::select(std::pin::pin!(read_bounded(req)), deadline).await {
+        Either::Left((result, _)) => result,
+        Either::Right(((), _)) => Err(ApiError::RequestTimeout {
+            limit_secs: BODY_DEADLINE_SECS,
+        }),
+    }
+}
+
+async fn read_bounded(req: &mut Request) -> Result<Vec<u8>, ApiError> {
     let too_large = ApiError::PayloadTooLarge {
         limit: MAX_BODY_BYTES,
     };
@@ -24,7 +46,7 @@ pub async fn read(req: &mut Request) -> Result<Vec<u8>, ApiError> {
     // delivers exactly that many bytes, so reading the body in one call is bounded: cheaper than
     // the loop below, which takes and releases a reader per chunk.
     if declared.is_some() && req.headers().get("Transfer-Encoding")?.is_none() {
-        let body = req.bytes().await?;
+        let body = req.bytes().await.map_err(|_| ApiError::BodyIncomplete)?;
         return if body.len() > MAX_BODY_BYTES {
             Err(too_large)
         } else {
@@ -34,7 +56,7 @@ pub async fn read(req: &mut Request) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
     let mut stream = req.stream()?;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
+        let chunk = chunk.map_err(|_| ApiError::BodyIncomplete)?;
         if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(too_large);
         }

@@ -1,5 +1,6 @@
 // Input validation: every boundary of the contract, and nothing stored or changed on a 400.
 import assert from "node:assert/strict";
+import net from "node:net";
 import { describe, it } from "node:test";
 import { newUser } from "./harness.mjs";
 import { expectError, suite } from "./context.mjs";
@@ -117,5 +118,68 @@ describe("task ids in the path", () => {
         assert.equal(error.field, "id", `${method} ${id}`);
       }
     }
+  });
+});
+
+/** Opens a raw HTTP/1.1 connection to the worker and sends the head of a POST whose body is
+ *  `length` bytes long; resolves with the socket and a promise of the parsed response. */
+function rawPost(user, length) {
+  const { hostname, port } = new URL(suite.base);
+  const socket = net.connect({ host: hostname, port: Number(port), allowHalfOpen: true });
+  const response = new Promise((resolve, reject) => {
+    let data = "";
+    const finish = () => {
+      const head = data.slice(0, data.indexOf("\r\n\r\n"));
+      const status = Number(head.split(" ")[1]);
+      resolve({ status, head, body: data.slice(head.length + 4), at: Date.now() });
+    };
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk) => {
+      data += chunk;
+      const end = data.indexOf("\r\n\r\n");
+      const length = /content-length: *(\d+)/i.exec(data.slice(0, end))?.[1];
+      if (end >= 0 && length !== undefined && data.length >= end + 4 + Number(length)) finish();
+    });
+    socket.on("end", finish);
+    socket.on("error", reject);
+  });
+  socket.write(
+    `POST /api/${user.id}/tasks HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${user.token}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`,
+  );
+  return { socket, response };
+}
+
+describe("slow and cut-off bodies", () => {
+  it("answers 408 request_timeout to a body that trickles in, long before it would be complete", { timeout: 60_000 }, async () => {
+    // One byte a second of a 40-byte body: complete only after 40 s, 4x the 10 s deadline.
+    const user = newUser(suite.base);
+    const { socket, response } = rawPost(user, 40);
+    let sent = 0;
+    const trickle = setInterval(() => {
+      if (sent < 39) socket.write(" ", () => {});
+      sent++;
+    }, 1000);
+    try {
+      const answer = await response;
+      assert.ok(sent < 39, `answered only after ${sent} of 40 bytes were sent`);
+      assert.equal(answer.status, 408, answer.head);
+      assert.equal(JSON.parse(answer.body).error.code, "request_timeout");
+    } finally {
+      clearInterval(trickle);
+      socket.destroy();
+    }
+    const list = await user.request("GET", user.tasksUrl);
+    assert.deepEqual(await list.json(), [], "nothing was created");
+  });
+
+  it("answers a body cut off by the client with 400 body_incomplete, not a server error", async () => {
+    const user = newUser(suite.base);
+    const { socket, response } = rawPost(user, 40);
+    socket.end('{"title":'); // half-close: the client will send nothing more
+    const answer = await response;
+    socket.destroy();
+    assert.equal(answer.status, 400, answer.head);
+    assert.equal(JSON.parse(answer.body).error.code, "body_incomplete");
   });
 });
