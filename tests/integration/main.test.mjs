@@ -4,6 +4,22 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { forHyperdrive, startDatabase, startWorker } from "./harness.mjs";
 import { suite } from "./context.mjs";
+// Static imports, not top-level `await import(...)`: with the suites registered after an await,
+// a run filtered by --test-name-pattern printed its results and then never ended (Node 22.23:
+// the root `after` hook never ran, so the database client and workerd kept the process alive).
+import "./operations.mjs";
+import "./auth.mjs";
+import "./better-auth.mjs";
+import "./tasks.mjs";
+import "./idempotency.mjs";
+import "./conditional.mjs";
+import "./listing.mjs";
+import "./cors.mjs";
+import "./rate-limits.mjs";
+import "./validation.mjs";
+import "./users.mjs";
+import "./concurrency.mjs";
+import "./faults.mjs";
 
 before(async () => {
   suite.db = await startDatabase();
@@ -15,20 +31,6 @@ after(async () => {
   await suite.worker?.dispose();
   await suite.db?.stop();
 });
-
-await import("./operations.mjs");
-await import("./auth.mjs");
-await import("./better-auth.mjs");
-await import("./tasks.mjs");
-await import("./idempotency.mjs");
-await import("./conditional.mjs");
-await import("./listing.mjs");
-await import("./cors.mjs");
-await import("./rate-limits.mjs");
-await import("./validation.mjs");
-await import("./users.mjs");
-await import("./concurrency.mjs");
-await import("./faults.mjs");
 
 describe("connections", () => {
   it("leaves no PostgreSQL connection open once requests are answered", async (t) => {
