@@ -25,6 +25,10 @@ before(async () => {
   suite.db = await startDatabase();
   suite.worker = await startWorker({ databaseUrl: forHyperdrive(suite.db.url) });
   suite.base = suite.worker.url;
+  // The worker's own description of its routes, methods and error codes (routes.mjs).
+  const document = await fetch(`${suite.base}/openapi.json`);
+  assert.equal(document.status, 200, "GET /openapi.json");
+  suite.openapi = await document.json();
 });
 
 after(async () => {
