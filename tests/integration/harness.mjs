@@ -123,18 +123,13 @@ export async function startDatabase() {
   };
 }
 
-/** The `[[ratelimits]]` bindings of wrangler.toml (name → the production `limit`): the one list
- *  of binding names the tests use. */
-export const RATE_LIMIT_BINDINGS = Object.fromEntries(
-  readWranglerToml().split(/^\[\[ratelimits\]\]\s*$/m).slice(1).map((block) => [
-    block.match(/^name\s*=\s*"([^"]+)"/m)[1],
-    Number(block.match(/limit\s*=\s*(\d+)/)[1]),
-  ]),
-);
+/** The names of wrangler.toml's `[[ratelimits]]` bindings: the one list the tests use. */
+export const RATE_LIMIT_BINDINGS = readWranglerToml().split(/^\[\[ratelimits\]\]\s*$/m).slice(1)
+  .map((block) => block.match(/^name\s*=\s*"([^"]+)"/m)[1]);
 
 /** Budgets so large that no test meets them unless it asks for small ones: every request
  *  still goes through the rate-limit bindings, as in production. */
-export const GENEROUS_LIMITS = Object.fromEntries(Object.keys(RATE_LIMIT_BINDINGS).map((name) => [name, 1_000_000]));
+export const GENEROUS_LIMITS = Object.fromEntries(RATE_LIMIT_BINDINGS.map((name) => [name, 1_000_000]));
 
 /** The test limiter's default period (tests/integration/limiter.mjs): a spent budget refills this
  *  many seconds after its first refusal, longer than any run, so within a test it never does. */
@@ -158,7 +153,7 @@ export async function startWorker({
   limitPeriod = NO_REFILL_SECS,
 }) {
   for (const name of Object.keys(limits)) {
-    if (!(name in RATE_LIMIT_BINDINGS)) throw new Error(`startWorker: ${name} is not a [[ratelimits]] binding of wrangler.toml`);
+    if (!RATE_LIMIT_BINDINGS.includes(name)) throw new Error(`startWorker: ${name} is not a [[ratelimits]] binding of wrangler.toml`);
   }
   const log = workerLog();
   const mf = new Miniflare({
@@ -189,8 +184,10 @@ export async function startWorker({
   return { url, dispose: () => mf.dispose(), requestLog: log.request, limiterCalls: log.limiterCalls };
 }
 
-/** The worker's JSON log lines: its request lines (by request id) and the test limiter's calls.
- *  Everything is echoed to stderr with TEST_VERBOSE=1 (useful when debugging, noise otherwise). */
+/** The worker's JSON log lines: its request lines (by request id) and the test limiter's calls,
+ *  the latest KEPT_LINES of each (a soak run writes millions). Everything is echoed to stderr
+ *  with TEST_VERBOSE=1 (useful when debugging, noise otherwise). */
+const KEPT_LINES = 50_000;
 function workerLog() {
   const requests = new Map(); // request_id → line
   const calls = [];
@@ -203,9 +200,13 @@ function workerLog() {
     } catch {
       return;
     }
-    if (line?.msg === "rate_limit") calls.push(line);
+    if (line?.msg === "rate_limit") {
+      calls.push(line);
+      if (calls.length > 2 * KEPT_LINES) calls.splice(0, calls.length - KEPT_LINES);
+    }
     if (line?.msg === "request" && typeof line.request_id === "string") {
       requests.set(line.request_id, line);
+      if (requests.size > KEPT_LINES) requests.delete(requests.keys().next().value);
       waiting.get(line.request_id)?.(line);
     }
   };
@@ -215,7 +216,7 @@ function workerLog() {
     },
     /** The log line of the request whose X-Request-Id is `id`, once workerd has written it (it
      *  is written before the response is sent, but reaches this process on its own pipe). */
-    request(id, { timeoutMs = 10_000 } = {}) {
+    request(id, { timeoutMs = 30_000 } = {}) {
       if (requests.has(id)) return Promise.resolve(requests.get(id));
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -250,8 +251,8 @@ export function newUser(base, { id, email, prefix = "user" } = {}) {
     id,
     token,
     tasksUrl: `${base}/api/${id}/tasks`,
-    request(method, urlPath, { body, headers = {}, raw } = {}) {
-      const init = { method, headers: { Authorization: `Bearer ${token}`, ...headers } };
+    request(method, urlPath, { body, headers = {}, raw, signal } = {}) {
+      const init = { method, headers: { Authorization: `Bearer ${token}`, ...headers }, signal };
       if (raw !== undefined) init.body = raw;
       else if (body !== undefined) {
         init.body = JSON.stringify(body);
@@ -306,7 +307,8 @@ function queryDetector() {
  *    'Q') destroys both sockets without forwarding it, so nothing reaches the server;
  *  - "reset-after-send": forwards the first query message (and the rest of its chunk) to the
  *    server, then destroys the client's socket before any reply reaches it; the server still
- *    gets the whole chunk and a clean end of stream, so the statement may be applied;
+ *    gets the whole chunk and a clean end of stream, so the statement may be applied
+ *    (`finished()` says when the server is done with it);
  *  - "slow": forwards, delaying every server→client chunk by `ms`.
  *  Open connections are cut on every change. `failNextConnections(n)` destroys the next n
  *  accepted connections at once (a transient connect failure), whatever the mode;
@@ -319,6 +321,7 @@ export async function startProxy(targetUrl) {
   let delayMs = 0;
   let failing = 0;
   let accepted = 0;
+  const finishing = []; // reset-after-send: one promise per server connection left to finish
   const track = (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -352,8 +355,9 @@ export async function startProxy(targetUrl) {
           // and let it run; only the client is cut off.
           detached = true;
           sockets.delete(upstream);
+          finishing.push(new Promise((resolve) => upstream.once("close", resolve)));
           upstream.end(chunk);
-          setTimeout(() => upstream.destroy(), 5000).unref();
+          setTimeout(() => upstream.destroy(), 60_000).unref(); // only if the server never ends it
           client.destroy();
           return;
         }
@@ -391,6 +395,9 @@ export async function startProxy(targetUrl) {
     },
     /** How many connections the proxy has accepted so far. */
     connections: () => accepted,
+    /** Resolves once the server has closed every connection "reset-after-send" left to it: it
+     *  closes one at the end of stream, after running (and committing) what it received. */
+    finished: () => Promise.all(finishing),
     async close() {
       for (const socket of sockets) socket.destroy();
       if (server.listening) await unlisten();
