@@ -1,6 +1,6 @@
-// The API's routes, methods and error codes as the worker itself documents them in
-// GET /openapi.json (fetched once, by main.test.mjs's `before`, into `suite.openapi`): the one
-// list the tests take them from, so a route or method added to the worker is tested without
+// The API's routes, methods, error codes and response headers, as the worker itself documents
+// them in GET /openapi.json (fetched once, by main.test.mjs's `before`, into `suite.openapi`): the
+// one list the tests take them from, so a route or method added to the worker is tested without
 // editing a list here. What the document does not say is stated once below: HEAD is answered
 // wherever GET is, and OPTIONS everywhere, without being listed in `Allow`.
 import assert from "node:assert/strict";
@@ -90,4 +90,16 @@ export function errorCodes() {
   const codes = resolve(doc().components?.schemas?.Error)?.properties?.error?.properties?.code?.enum;
   assert.ok(Array.isArray(codes) && codes.length > 0, "the document lists the error codes");
   return codes;
+}
+
+/** Every response header the document describes (ETag, Location, Link, Retry-After…). */
+export function responseHeaders() {
+  const responses = [
+    ...Object.values(doc().components?.responses ?? {}),
+    ...Object.values(doc().paths).flatMap((item) =>
+      OPERATION_KEYS.filter((key) => item[key]).flatMap((key) => Object.values(item[key].responses ?? {}))),
+  ].map(resolve);
+  const names = new Set(responses.flatMap((response) => Object.keys(response?.headers ?? {})));
+  assert.ok(names.size > 0, "the document describes response headers");
+  return [...names].sort();
 }
