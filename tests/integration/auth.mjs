@@ -5,23 +5,23 @@ import { describe, it } from "node:test";
 import { SECRET, newUser } from "./harness.mjs";
 import { expectError, suite } from "./context.mjs";
 import { signToken } from "../../scripts/token.mjs";
+import { fillPath, operations, sampleBody } from "./routes.mjs";
 
 const TASK_ID = "6f0d2d2e-3b7c-4a8e-9d57-1a2b3c4d5e6f";
 const now = () => Math.floor(Date.now() / 1000);
 
-/** Every protected route, for a user id. */
+/** Every operation the OpenAPI document says needs a token, as [method, path, body] for a user
+ *  id (a valid body where the operation takes one, so only the token can be refused). */
 function routes(userId) {
-  const tasks = `/api/${userId}/tasks`;
-  return [
-    ["GET", tasks], ["POST", tasks], ["GET", `${tasks}/${TASK_ID}`], ["PUT", `${tasks}/${TASK_ID}`],
-    ["DELETE", `${tasks}/${TASK_ID}`], ["PATCH", `${tasks}/${TASK_ID}/complete`],
-  ];
+  const secured = operations().filter((op) => op.secured);
+  assert.ok(secured.length > 0, "the document has routes that need a token");
+  return secured.map((op) => [op.method, fillPath(op.path, { user_id: userId, id: TASK_ID }), sampleBody(op)]);
 }
 
-async function callWith(authorization, method, p) {
+async function callWith(authorization, method, p, body) {
   const headers = authorization === undefined ? {} : { Authorization: authorization };
-  const body = ["POST", "PUT"].includes(method) ? JSON.stringify({ title: "t" }) : undefined;
-  return fetch(`${suite.base}${p}`, { method, headers, body });
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  return fetch(`${suite.base}${p}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
 }
 
 async function expect401(response) {
@@ -30,8 +30,18 @@ async function expect401(response) {
 }
 
 describe("authentication", () => {
-  it("refuses every route without a token", async () => {
-    for (const [method, p] of routes("someone")) await expect401(await callWith(undefined, method, p));
+  it("refuses every route that needs a token without one", async () => {
+    for (const [method, p, body] of routes("someone")) await expect401(await callWith(undefined, method, p, body));
+  });
+
+  it("serves every route whose operation needs no token without one", async () => {
+    const open = operations().filter((op) => !op.secured);
+    assert.ok(open.some((op) => op.path === "/health"), "/health is public");
+    for (const op of open) {
+      const response = await fetch(`${suite.base}${fillPath(op.path, {})}`, { method: op.method });
+      assert.equal(response.status, 200, `${op.method} ${op.path}: ${await response.text()}`);
+      assert.equal(response.headers.get("www-authenticate"), null, `${op.method} ${op.path}`);
+    }
   });
 
   const userId = "auth-user-1";
@@ -123,8 +133,8 @@ describe("authentication", () => {
 describe("authorization", () => {
   it("answers 403 on every route when the path names another user", async () => {
     const user = newUser(suite.base);
-    for (const [method, p] of routes("somebody-else")) {
-      await expectError(await callWith(`Bearer ${user.token}`, method, p), 403, "forbidden");
+    for (const [method, p, body] of routes("somebody-else")) {
+      await expectError(await callWith(`Bearer ${user.token}`, method, p, body), 403, "forbidden");
     }
   });
 

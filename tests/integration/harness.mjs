@@ -10,6 +10,7 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import readline from "node:readline";
 import { promisify } from "node:util";
 import { Miniflare } from "miniflare";
 import pg from "pg";
@@ -122,48 +123,124 @@ export async function startDatabase() {
   };
 }
 
+/** The names of wrangler.toml's `[[ratelimits]]` bindings: the one list the tests use. */
+export const RATE_LIMIT_BINDINGS = readWranglerToml().split(/^\[\[ratelimits\]\]\s*$/m).slice(1)
+  .map((block) => block.match(/^name\s*=\s*"([^"]+)"/m)[1]);
+
 /** Budgets so large that no test meets them unless it asks for small ones: every request
  *  still goes through the rate-limit bindings, as in production. */
-export const GENEROUS_LIMITS = {
-  READ_RATE_LIMITER: { namespace_id: "7101", simple: { limit: 1_000_000, period: 60 } },
-  WRITE_RATE_LIMITER: { namespace_id: "7102", simple: { limit: 1_000_000, period: 60 } },
-  ADDRESS_RATE_LIMITER: { namespace_id: "7103", simple: { limit: 1_000_000, period: 60 } },
+export const GENEROUS_LIMITS = Object.fromEntries(RATE_LIMIT_BINDINGS.map((name) => [name, 1_000_000]));
+
+/** The test limiter's default period (tests/integration/limiter.mjs): a spent budget refills this
+ *  many seconds after its first refusal, longer than any run, so within a test it never does. */
+export const NO_REFILL_SECS = 24 * 3600;
+
+const limiterWorker = {
+  name: "test-rate-limiter",
+  modules: [{ type: "ESModule", path: path.join(root, "tests/integration/limiter.mjs") }],
 };
 
-/** Runs the built worker (build/) in workerd. `bindings` replaces the default secret;
- *  `ratelimits` the generous default budgets (Miniflare's `ratelimits` option). */
+/** Runs the built worker (build/) in workerd. `bindings` replaces the default secret.
+ *  `limits` (binding name → calls per key; a binding left out is not bound at all) replaces the
+ *  generous default budgets, served by the test limiter (tests/integration/limiter.mjs) in the
+ *  worker's isolate; `limitPeriod` is the seconds from a budget's first refusal to its refill.
+ *  The returned worker also collects its log lines: `requestLog(id)` (the request's line, by
+ *  its X-Request-Id) and `limiterCalls()` (the limiter's calls so far, in order). */
 export async function startWorker({
   databaseUrl,
   bindings = { BETTER_AUTH_SECRET: SECRET },
-  ratelimits = GENEROUS_LIMITS,
+  limits = GENEROUS_LIMITS,
+  limitPeriod = NO_REFILL_SECS,
 }) {
+  for (const name of Object.keys(limits)) {
+    if (!RATE_LIMIT_BINDINGS.includes(name)) throw new Error(`startWorker: ${name} is not a [[ratelimits]] binding of wrangler.toml`);
+  }
+  const log = workerLog();
   const mf = new Miniflare({
-    modules: true,
-    scriptPath: path.join(root, "build/index.js"),
-    modulesRoot: path.join(root, "build"),
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-    compatibilityDate: readCompatibilityDate(),
-    bindings,
-    hyperdrives: { HYPERDRIVE: databaseUrl },
-    ratelimits,
+    workers: [
+      {
+        name: "task-api",
+        modules: true,
+        scriptPath: path.join(root, "build/index.js"),
+        modulesRoot: path.join(root, "build"),
+        modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+        compatibilityDate: readCompatibilityDate(),
+        bindings,
+        hyperdrives: { HYPERDRIVE: databaseUrl },
+        wrappedBindings: Object.fromEntries(Object.entries(limits).map(([name, limit]) => [
+          name, { scriptName: limiterWorker.name, bindings: { name, limit, period: limitPeriod } },
+        ])),
+      },
+      limiterWorker,
+    ],
     cf: false,
-    // The worker's request log lines are useful when debugging (TEST_VERBOSE=1), noise otherwise.
     handleRuntimeStdio(stdout, stderr) {
-      for (const stream of [stdout, stderr]) {
-        if (process.env.TEST_VERBOSE) stream.pipe(process.stderr);
-        else stream.resume();
-      }
+      log.read(stdout, stderr);
     },
     host: "127.0.0.1",
     port: 0,
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
-  return { url, dispose: () => mf.dispose() };
+  return { url, dispose: () => mf.dispose(), requestLog: log.request, limiterCalls: log.limiterCalls };
+}
+
+/** The worker's JSON log lines: its request lines (by request id) and the test limiter's calls,
+ *  the latest KEPT_LINES of each (a soak run writes millions). Everything is echoed to stderr
+ *  with TEST_VERBOSE=1 (useful when debugging, noise otherwise). */
+const KEPT_LINES = 50_000;
+function workerLog() {
+  const requests = new Map(); // request_id → line
+  const calls = [];
+  const waiting = new Map(); // request_id → resolve
+  const take = (text) => {
+    if (process.env.TEST_VERBOSE) process.stderr.write(`${text}\n`);
+    let line;
+    try {
+      line = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (line?.msg === "rate_limit") {
+      calls.push(line);
+      if (calls.length > 2 * KEPT_LINES) calls.splice(0, calls.length - KEPT_LINES);
+    }
+    if (line?.msg === "request" && typeof line.request_id === "string") {
+      requests.set(line.request_id, line);
+      if (requests.size > KEPT_LINES) requests.delete(requests.keys().next().value);
+      waiting.get(line.request_id)?.(line);
+    }
+  };
+  return {
+    read(...streams) {
+      for (const stream of streams) readline.createInterface({ input: stream, crlfDelay: Infinity }).on("line", take);
+    },
+    /** The log line of the request whose X-Request-Id is `id`, once workerd has written it (it
+     *  is written before the response is sent, but reaches this process on its own pipe). */
+    request(id, { timeoutMs = 30_000 } = {}) {
+      if (requests.has(id)) return Promise.resolve(requests.get(id));
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiting.delete(id);
+          reject(new Error(`no log line for request ${id} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiting.set(id, (line) => {
+          clearTimeout(timer);
+          waiting.delete(id);
+          resolve(line);
+        });
+      });
+    },
+    /** The limiter calls logged so far; a request's calls precede its own line on stdout. */
+    limiterCalls: () => [...calls],
+  };
+}
+
+function readWranglerToml() {
+  return fs.readFileSync(path.join(root, "wrangler.toml"), "utf8");
 }
 
 function readCompatibilityDate() {
-  const toml = fs.readFileSync(path.join(root, "wrangler.toml"), "utf8");
-  return toml.match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
+  return readWranglerToml().match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
 }
 
 /** A fresh user with a valid token, and fetch helpers bound to the worker at `base`. */
@@ -174,8 +251,8 @@ export function newUser(base, { id, email, prefix = "user" } = {}) {
     id,
     token,
     tasksUrl: `${base}/api/${id}/tasks`,
-    request(method, urlPath, { body, headers = {}, raw } = {}) {
-      const init = { method, headers: { Authorization: `Bearer ${token}`, ...headers } };
+    request(method, urlPath, { body, headers = {}, raw, signal } = {}) {
+      const init = { method, headers: { Authorization: `Bearer ${token}`, ...headers }, signal };
       if (raw !== undefined) init.body = raw;
       else if (body !== undefined) {
         init.body = JSON.stringify(body);
@@ -230,7 +307,8 @@ function queryDetector() {
  *    'Q') destroys both sockets without forwarding it, so nothing reaches the server;
  *  - "reset-after-send": forwards the first query message (and the rest of its chunk) to the
  *    server, then destroys the client's socket before any reply reaches it; the server still
- *    gets the whole chunk and a clean end of stream, so the statement may be applied;
+ *    gets the whole chunk and a clean end of stream, so the statement may be applied
+ *    (`finished()` says when the server is done with it);
  *  - "slow": forwards, delaying every server→client chunk by `ms`.
  *  Open connections are cut on every change. `failNextConnections(n)` destroys the next n
  *  accepted connections at once (a transient connect failure), whatever the mode;
@@ -243,6 +321,7 @@ export async function startProxy(targetUrl) {
   let delayMs = 0;
   let failing = 0;
   let accepted = 0;
+  const finishing = []; // reset-after-send: one promise per server connection left to finish
   const track = (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -276,8 +355,9 @@ export async function startProxy(targetUrl) {
           // and let it run; only the client is cut off.
           detached = true;
           sockets.delete(upstream);
+          finishing.push(new Promise((resolve) => upstream.once("close", resolve)));
           upstream.end(chunk);
-          setTimeout(() => upstream.destroy(), 5000).unref();
+          setTimeout(() => upstream.destroy(), 60_000).unref(); // only if the server never ends it
           client.destroy();
           return;
         }
@@ -315,6 +395,9 @@ export async function startProxy(targetUrl) {
     },
     /** How many connections the proxy has accepted so far. */
     connections: () => accepted,
+    /** Resolves once the server has closed every connection "reset-after-send" left to it: it
+     *  closes one at the end of stream, after running (and committing) what it received. */
+    finished: () => Promise.all(finishing),
     async close() {
       for (const socket of sockets) socket.destroy();
       if (server.listening) await unlisten();

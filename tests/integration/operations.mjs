@@ -3,6 +3,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { forHyperdrive, newUser, startWorker } from "./harness.mjs";
 import { expectError, suite } from "./context.mjs";
+import { allowedMethods, fillPath, knownMethods, methodList, operations, paths, sampleBody } from "./routes.mjs";
+
+const TASK_ID = "6f0d2d2e-3b7c-4a8e-9d57-1a2b3c4d5e6f";
 
 describe("health", () => {
   it("reports ok with the database reachable, without a token", async () => {
@@ -19,34 +22,57 @@ describe("routing", () => {
     }
   });
 
-  it("answers wrong methods with a JSON 405 and an Allow header", async () => {
-    const cases = [
-      ["DELETE", "/api/u/tasks", "GET, HEAD, POST"],
-      ["PUT", "/api/u/tasks", "GET, HEAD, POST"],
-      ["POST", "/api/u/tasks/6f0d2d2e-3b7c-4a8e-9d57-1a2b3c4d5e6f", "GET, HEAD, PUT, DELETE"],
-      ["PATCH", "/api/u/tasks/6f0d2d2e-3b7c-4a8e-9d57-1a2b3c4d5e6f", "GET, HEAD, PUT, DELETE"],
-      ["GET", "/api/u/tasks/6f0d2d2e-3b7c-4a8e-9d57-1a2b3c4d5e6f/complete", "PATCH"],
-      ["POST", "/health", "GET, HEAD"],
-    ];
-    for (const [method, p, allow] of cases) {
-      const response = await fetch(`${suite.base}${p}`, { method });
-      assert.equal(response.headers.get("allow"), allow, `${method} ${p}`);
-      await expectError(response, 405, "method_not_allowed");
+  /** Every documented path, as a URL with test values for its parameters. */
+  const urlOf = (path, values = { user_id: "u", id: TASK_ID }) => `${suite.base}${fillPath(path, values)}`;
+
+  /** Asserts a 405 method_not_allowed whose Allow lists exactly `allow` (a HEAD has no body). */
+  async function expect405(response, allow, what) {
+    assert.deepEqual(methodList(response.headers.get("allow")), allow, `${what}: Allow`);
+    if ((await response.clone().text()) === "") {
+      assert.equal(response.status, 405, what);
+      assert.match(response.headers.get("content-type") ?? "", /^application\/json/, what);
+      return;
+    }
+    await expectError(response, 405, "method_not_allowed");
+  }
+
+  it("answers every method a route does not allow with a JSON 405 and an Allow header", async () => {
+    let checked = 0;
+    for (const path of paths()) {
+      const allow = allowedMethods(path);
+      for (const method of knownMethods().filter((m) => m !== "OPTIONS" && !allow.includes(m))) {
+        await expect405(await fetch(urlOf(path), { method }), allow, `${method} ${path}`);
+        checked++;
+      }
+      // QUERY is a method the runtime knows and no route answers.
+      await expect405(await fetch(urlOf(path), { method: "QUERY" }), allow, `QUERY ${path}`);
+    }
+    assert.ok(checked > 0, "some route does not allow some method");
+  });
+
+  it("answers OPTIONS on every route with the allowed methods (OPTIONS itself not listed) and no token", async () => {
+    for (const path of paths()) {
+      const response = await fetch(urlOf(path), { method: "OPTIONS" });
+      assert.equal(response.status, 204, path);
+      assert.deepEqual(methodList(response.headers.get("allow")), allowedMethods(path), `${path}: Allow`);
+      assert.equal(await response.text(), "", path);
     }
   });
 
-  it("answers OPTIONS with the allowed methods and no token", async () => {
-    const response = await fetch(`${suite.base}/api/u/tasks`, { method: "OPTIONS" });
-    assert.equal(response.status, 204);
-    assert.equal(response.headers.get("allow"), "GET, HEAD, POST");
-  });
-
-  it("answers HEAD wherever GET is allowed, without a body", async () => {
+  it("answers HEAD wherever GET is allowed, with GET's status and headers and without a body", async () => {
     const user = newUser(suite.base);
-    for (const url of [`${suite.base}/health`, user.tasksUrl]) {
-      const response = await user.request("HEAD", url);
-      assert.equal(response.status, 200, url);
-      assert.equal(await response.text(), "");
+    const task = await user.create();
+    const values = { user_id: user.id, id: task.id };
+    const gets = operations().filter((op) => op.method === "GET");
+    assert.ok(gets.some((op) => op.secured) && gets.some((op) => !op.secured), "public and protected GET routes");
+    for (const { path } of gets) {
+      const get = await user.request("GET", urlOf(path, values));
+      assert.equal(get.status, 200, `GET ${path}: ${await get.text()}`);
+      const head = await user.request("HEAD", urlOf(path, values));
+      assert.equal(head.status, 200, `HEAD ${path}`);
+      assert.equal(head.headers.get("content-type"), get.headers.get("content-type"), `HEAD ${path}: Content-Type`);
+      assert.equal(head.headers.get("etag"), get.headers.get("etag"), `HEAD ${path}: ETag`);
+      assert.equal(await head.text(), "", `HEAD ${path}: no body`);
     }
     await expectError(await fetch(user.tasksUrl, { method: "GET" }), 401, "unauthorized");
     assert.equal((await fetch(user.tasksUrl, { method: "HEAD" })).status, 401);
@@ -80,12 +106,13 @@ for (const [name, bindings] of [
     });
     after(() => worker.dispose());
 
-    it("fails closed: every /api request is a JSON 500, even with a token", async () => {
+    it("fails closed: every request to a route that needs a token is a JSON 500, even with a token", async () => {
       const user = newUser(worker.url);
-      for (const [method, p] of [["GET", user.tasksUrl], ["POST", user.tasksUrl], ["GET", `${user.tasksUrl}/6f0d2d2e-3b7c-4a8e-9d57-1a2b3c4d5e6f`]]) {
-        const response = await user.request(method, p, { body: method === "POST" ? { title: "t" } : undefined });
+      for (const op of operations().filter((o) => o.secured)) {
+        const url = `${worker.url}${fillPath(op.path, { user_id: user.id, id: TASK_ID })}`;
+        const response = await user.request(op.method, url, { body: sampleBody(op) });
         const error = await expectError(response, 500, "server_misconfigured");
-        assert.doesNotMatch(error.message, /BETTER_AUTH_SECRET/);
+        assert.doesNotMatch(error.message, /BETTER_AUTH_SECRET/, `${op.method} ${op.path}`);
       }
       await expectError(await fetch(user.tasksUrl), 500, "server_misconfigured");
     });

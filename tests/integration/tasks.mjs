@@ -4,6 +4,7 @@ import crypto from "node:crypto";
 import { describe, it } from "node:test";
 import { newUser } from "./harness.mjs";
 import { expectError, suite } from "./context.mjs";
+import { fillPath, operations, sampleBody } from "./routes.mjs";
 
 const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -192,13 +193,11 @@ describe("tasks that do not exist or belong to someone else", () => {
     const intruder = newUser(suite.base);
     const task = await owner.create({ title: "private", description: "secret" });
     for (const id of [task.id, crypto.randomUUID()]) {
-      const base = `${intruder.tasksUrl}/${id}`;
-      for (const [method, url, body] of [
-        ["GET", base], ["PUT", base, { title: "hijacked" }], ["DELETE", base], ["PATCH", `${base}/complete`, { completed: true }],
-      ]) {
-        const response = await intruder.request(method, url, { body });
+      for (const op of operations().filter((o) => o.path.includes("{id}"))) {
+        const url = fillPath(op.path, { user_id: intruder.id, id });
+        const response = await intruder.request(op.method, url, { body: sampleBody(op) });
         const error = await expectError(response, 404, "not_found");
-        assert.doesNotMatch(JSON.stringify(error), /private|secret/);
+        assert.doesNotMatch(JSON.stringify(error), /private|secret/, `${op.method} ${op.path}`);
       }
     }
     assert.deepEqual(await (await owner.request("GET", `${owner.tasksUrl}/${task.id}`)).json(), task);

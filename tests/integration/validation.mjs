@@ -4,6 +4,7 @@ import net from "node:net";
 import { describe, it } from "node:test";
 import { newUser } from "./harness.mjs";
 import { expectError, suite } from "./context.mjs";
+import { fillPath, operations, sampleBody } from "./routes.mjs";
 
 const MAX_BODY = 64 * 1024;
 
@@ -110,12 +111,10 @@ describe("task ids in the path", () => {
   it("must be UUIDs: 400 on every id route", async () => {
     const user = newUser(suite.base);
     for (const id of ["1", "not-a-uuid", "6f0d2d2e3b7c4a8e9d571a2b3c4d5e6f", "6f0d2d2e-3b7c-4a8e-9d57-1a2b3c4d5e6"]) {
-      const base = `${user.tasksUrl}/${id}`;
-      for (const [method, url, body] of [
-        ["GET", base], ["PUT", base, { title: "t" }], ["DELETE", base], ["PATCH", `${base}/complete`],
-      ]) {
-        const error = await expectError(await user.request(method, url, { body }), 400, "validation_error");
-        assert.equal(error.field, "id", `${method} ${id}`);
+      for (const op of operations().filter((o) => o.path.includes("{id}"))) {
+        const url = fillPath(op.path, { user_id: user.id, id });
+        const error = await expectError(await user.request(op.method, url, { body: sampleBody(op) }), 400, "validation_error");
+        assert.equal(error.field, "id", `${op.method} ${op.path} ${id}`);
       }
     }
   });
