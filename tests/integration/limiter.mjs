@@ -9,7 +9,7 @@
 // refills only `period` seconds after it ran out (after the first call it refused), never in the
 // middle of spending it: a test that spends a budget sees the refusal whatever the machine's
 // load, and a test that wants the refill starts a worker with a short period and waits that long
-// after the refusal. The worker's own `Retry-After: 60` (PERIOD_SECS in src/rate_limit.rs) does
+// after the refusal. The worker's own `Retry-After: 60` (PERIOD_SECS in src/http/rate_limit.rs) does
 // not depend on this period.
 //
 // Each call is also written to the isolate's stdout as one JSON line

@@ -212,7 +212,7 @@ describe("budgets refill after the limiter's period", () => {
     assert.deepEqual(calls, [...Array(5).fill("ADDRESS_RATE_LIMITER true"), "ADDRESS_RATE_LIMITER false"]);
     await untilElapsed(refusedBy, PERIOD_SECS * 1000 + CLOCK_MARGIN_MS);
     // The limiter would allow the address again; the worker refuses it for its own 60 s, before
-    // the token and without asking the limiter (expiry after 60 s: src/rate_limit.rs's unit test).
+    // the token and without asking the limiter (expiry after 60 s: src/http/rate_limit.rs's unit test).
     await expectLimited(await fetch(user.tasksUrl, { headers: from }), "bad token after the refill");
     const last = await expectLimited(await user.request("GET", user.tasksUrl, { headers: from }), "valid token after the refill");
     assert.deepEqual(await callsFor(worker, `ip:${address}`, last), calls, "no limiter call for the refused address");
