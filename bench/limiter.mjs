@@ -12,22 +12,34 @@
 // env (the wrapped binding's inner bindings): `limit` (calls allowed per key and period) and
 // `period` (seconds: 10 or 60, as in wrangler.toml).
 export default function rateLimiter(env) {
-  const periodMs = env.period * 1000;
-  let epoch = -1;
-  const counts = new Map();
-  return {
-    async limit(options) {
-      const key = options?.key;
-      if (typeof key !== "string") throw new TypeError("limit: options.key must be a string");
-      const now = Math.floor(Date.now() / periodMs);
-      if (now !== epoch) {
-        epoch = now;
-        counts.clear();
-      }
-      const used = counts.get(key) ?? 0;
-      if (used >= env.limit) return { success: false };
-      counts.set(key, used + 1);
-      return { success: true };
-    },
-  };
+  return new Ratelimit(Number(env.limit), Number(env.period) * 1000);
+}
+
+// workers-rs hands a binding to the worker as a rate limiter only when its constructor is named
+// "Ratelimit", as the runtime's is; a plain object was silently taken for a missing binding, and
+// the worker then limited nothing (runs before this fix made no limiter calls at all).
+class Ratelimit {
+  #limit;
+  #periodMs;
+  #epoch = -1;
+  #counts = new Map();
+
+  constructor(limit, periodMs) {
+    this.#limit = limit;
+    this.#periodMs = periodMs;
+  }
+
+  async limit(options) {
+    const key = options?.key;
+    if (typeof key !== "string") throw new TypeError("limit: options.key must be a string");
+    const now = Math.floor(Date.now() / this.#periodMs);
+    if (now !== this.#epoch) {
+      this.#epoch = now;
+      this.#counts.clear();
+    }
+    const used = this.#counts.get(key) ?? 0;
+    if (used >= this.#limit) return { success: false };
+    this.#counts.set(key, used + 1);
+    return { success: true };
+  }
 }
