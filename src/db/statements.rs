@@ -122,17 +122,33 @@ pub async fn get_task(client: &Client, user_id: &str, id: Uuid) -> Result<Task, 
     rows::one_task(row)
 }
 
-/// Creates a task for `$1`, in one statement that also keeps the owner's `users` row in step
-/// with the token and, with an idempotency key, claims the key.
-///
-/// - `released`, `synced`: the identity provider owns emails. When this user presents an email
-///   (`$2`) another id holds, that id gives it up first; `(select count(*) from released)`
-///   forces `released` to run before the upsert, so the unique index never sees both at once.
-/// - `swept`, `claimed` (only with a key, `$6`): up to 100 expired keys of any user are swept;
-///   the key is claimed, or reclaimed in place when expired. When it is live (a replay, or a
-///   concurrent duplicate that committed first) `claimed` is empty and nothing is inserted.
-/// - The task takes the claimed key's id, or a new one without a key.
+/// Creates a task for `$1` in one statement that also keeps the owner's `users` row in step
+/// with the token: the identity provider owns emails, so when this user presents an email
+/// (`$2`) another id holds, that id gives it up first (`released`);
+/// `(select count(*) from released)` forces `released` to run before the upsert (`synced`), so
+/// the unique index never sees both at once. A create without `Idempotency-Key` never touches
+/// `idempotency_keys` (no locks there: its maintenance cannot stall these creates).
 const INSERT_TASK: &str = "
+with released as (
+    update users set email = null
+    where $2::text is not null and lower(email) = lower($2::text) and id <> $1
+    returning 1
+), synced as (
+    insert into users (id, email)
+    select $1, $2::text from (select count(*) from released) as r
+    on conflict (id) do update set email = excluded.email
+    where excluded.email is not null and users.email is distinct from excluded.email
+    returning 1
+)
+insert into tasks (user_id, title, description, completed)
+select $1, $3, $4, $5 from (select count(*) from synced) as s
+returning id, user_id, title, description, completed, created_at, updated_at, version";
+
+/// [`INSERT_TASK`] with an idempotency key (`$6`), claimed in the same statement: up to 100
+/// expired keys of any user are swept (`swept`); the key is claimed, or reclaimed in place when
+/// expired (`claimed`). When it is live (a replay, or a concurrent duplicate that committed
+/// first) `claimed` is empty and nothing is inserted; the task takes the claimed key's id.
+const INSERT_TASK_WITH_KEY: &str = "
 with released as (
     update users set email = null
     where $2::text is not null and lower(email) = lower($2::text) and id <> $1
@@ -146,15 +162,13 @@ with released as (
 ), swept as (
     delete from idempotency_keys where ctid in (
         select ctid from idempotency_keys
-        where $6::text is not null
-            and created_at < now() - $7::interval and not (user_id = $1 and key = $6)
+        where created_at < now() - $7::interval and not (user_id = $1 and key = $6)
         limit 100
         for update skip locked
     )
 ), claimed as (
     insert into idempotency_keys (user_id, key, title, description, completed, task_id)
     select $1, $6, $3, $4, $5, gen_random_uuid() from (select count(*) from synced) as s
-    where $6::text is not null
     on conflict (user_id, key) do update set
         title = excluded.title, description = excluded.description,
         completed = excluded.completed, task_id = excluded.task_id, created_at = now()
@@ -162,9 +176,7 @@ with released as (
     returning task_id
 )
 insert into tasks (id, user_id, title, description, completed)
-select coalesce(claimed.task_id, gen_random_uuid()), $1, $3, $4, $5
-from (select count(*) from synced) as s left join claimed on true
-where $6::text is null or claimed.task_id is not null
+select task_id, $1, $3, $4, $5 from claimed
 returning id, user_id, title, description, completed, created_at, updated_at, version";
 
 /// The task a live idempotency key created, in the task's columns. The task and its key were
@@ -190,26 +202,36 @@ pub async fn insert_task(
     task: &NewTask,
     idempotency_key: Option<&str>,
 ) -> Result<Created, ApiError> {
-    let params: &Params = &[
+    let common: [(&(dyn ToSql + Sync), Type); 5] = [
         (&who.user_id, Type::TEXT),
         (&who.email, Type::TEXT),
         (&task.title, Type::TEXT),
         (&task.description, Type::TEXT),
         (&task.completed, Type::BOOL),
-        (&idempotency_key, Type::TEXT),
-        (&IDEMPOTENCY_WINDOW, Type::TEXT),
     ];
-    if let Some(row) = query_retrying_email_race(client, INSERT_TASK, params).await? {
+    let Some(key) = idempotency_key else {
+        let row = query_retrying_email_race(client, INSERT_TASK, &common).await?;
+        return Ok(Created {
+            task: rows::one_task(row)?,
+            replayed: false,
+        });
+    };
+    let mut params = common.to_vec();
+    params.extend([
+        (&key as &(dyn ToSql + Sync), Type::TEXT),
+        (&IDEMPOTENCY_WINDOW, Type::TEXT),
+    ]);
+    if let Some(row) = query_retrying_email_race(client, INSERT_TASK_WITH_KEY, &params).await? {
         return Ok(Created {
             task: rows::task(&row)?,
             replayed: false,
         });
     }
-    // No row: the key is live (only a keyed insert can insert nothing).
+    // No row: the key is live.
     let row = client
         .query_typed_opt(
             CREATED_BY_KEY,
-            &[(&who.user_id, Type::TEXT), (&idempotency_key, Type::TEXT)],
+            &[(&who.user_id, Type::TEXT), (&key, Type::TEXT)],
         )
         .await
         .map_err(classify)?
