@@ -39,9 +39,9 @@ pub enum ApiError {
     RateLimited { retry_after: u64 },
     /// 413: the body is larger than the limit.
     PayloadTooLarge { limit: usize },
-    /// 400: the body stopped before its end (the client closed or reset its side): the
-    /// client's fault, not a server error.
-    BodyIncomplete,
+    /// 400: reading the body failed: it stopped before its end (the client closed or reset its
+    /// side). The client's fault, not a server error; the runtime's reason goes to the log line.
+    BodyIncomplete(String),
     /// 408: the body did not arrive within `limit_secs`.
     RequestTimeout { limit_secs: u64 },
     /// 500: the worker is deployed without a usable configuration (e.g. no secret).
@@ -66,9 +66,9 @@ impl ApiError {
     /// The HTTP status for this error.
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::InvalidJson(_) | ApiError::Validation { .. } | ApiError::BodyIncomplete => {
-                400
-            }
+            ApiError::InvalidJson(_)
+            | ApiError::Validation { .. }
+            | ApiError::BodyIncomplete(_) => 400,
             ApiError::Unauthorized(_) => 401,
             ApiError::Forbidden => 403,
             ApiError::TaskNotFound | ApiError::RouteNotFound => 404,
@@ -93,7 +93,7 @@ impl ApiError {
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::Validation { .. } => "validation_error",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::BodyIncomplete => "body_incomplete",
+            ApiError::BodyIncomplete(_) => "body_incomplete",
             ApiError::RequestTimeout { .. } => "request_timeout",
             ApiError::PreconditionFailed { .. } => "precondition_failed",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
@@ -120,7 +120,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { limit } => {
                 format!("request body is larger than {limit} bytes")
             }
-            ApiError::BodyIncomplete => "the request body ended before it was complete".into(),
+            ApiError::BodyIncomplete(_) => "the request body ended before it was complete".into(),
             ApiError::RequestTimeout { limit_secs } => {
                 format!("the request body did not arrive within {limit_secs} s")
             }
@@ -149,11 +149,13 @@ impl ApiError {
         json!({ "error": error })
     }
 
-    /// What the log gets for a server fault; `None` for client errors, which are not logged
-    /// beyond the request line.
+    /// What the log gets for a server fault, or for a body whose read failed (so a runtime
+    /// fault there stays visible, at the 400's info level); `None` for other client errors,
+    /// which are not logged beyond the request line.
     pub fn log_cause(&self) -> Option<&str> {
         match self {
             ApiError::Misconfigured(cause) => Some(cause),
+            ApiError::BodyIncomplete(cause) => Some(cause),
             ApiError::AuthUnavailable { cause, .. }
             | ApiError::DatabaseUnavailable(cause)
             | ApiError::Internal(cause) => Some(cause),
@@ -191,7 +193,7 @@ mod tests {
                 413,
                 "payload_too_large",
             ),
-            (ApiError::BodyIncomplete, 400, "body_incomplete"),
+            (ApiError::BodyIncomplete("x".into()), 400, "body_incomplete"),
             (
                 ApiError::RequestTimeout { limit_secs: 10 },
                 408,

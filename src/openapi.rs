@@ -112,7 +112,7 @@ pub fn document() -> Value {
                 }
             },
             "responses": {
-                "E400": error_response("Malformed input: invalid JSON, or a field, parameter or header that breaks its rule", None),
+                "E400": error_response("Malformed input: invalid JSON, a field, parameter or header that breaks its rule, or a body the client cut off", None),
                 "E401": error_response("Token missing, malformed, forged, expired or of a refused kind", Some(json!({
                     "WWW-Authenticate": { "required": true, "schema": { "type": "string" } }
                 }))),
@@ -243,7 +243,7 @@ fn success(kind: Success) -> Map<String, Value> {
         Success::Changed => json!({
             "200": { "description": "The updated task", "headers": etag, "content": task_content }
         }),
-        Success::NoContent => json!({ "204": { "description": "Done; no body" } }),
+        Success::NoContent => json!({ "204": { "description": "Deleted; no body" } }),
     };
     match responses {
         Value::Object(map) => map,

@@ -67,7 +67,7 @@ fn every_error_code_is_documented() {
         ApiError::IdempotencyKeyReused,
         ApiError::RateLimited { retry_after: 60 },
         ApiError::PayloadTooLarge { limit: 1 },
-        ApiError::BodyIncomplete,
+        ApiError::BodyIncomplete("x".into()),
         ApiError::RequestTimeout { limit_secs: 10 },
         ApiError::Misconfigured("x"),
         ApiError::AuthUnavailable {

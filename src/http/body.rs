@@ -46,7 +46,7 @@ async fn read_bounded(req: &mut Request) -> Result<Vec<u8>, ApiError> {
     // delivers exactly that many bytes, so reading the body in one call is bounded: cheaper than
     // the loop below, which takes and releases a reader per chunk.
     if declared.is_some() && req.headers().get("Transfer-Encoding")?.is_none() {
-        let body = req.bytes().await.map_err(|_| ApiError::BodyIncomplete)?;
+        let body = req.bytes().await.map_err(incomplete)?;
         return if body.len() > MAX_BODY_BYTES {
             Err(too_large)
         } else {
@@ -56,11 +56,17 @@ async fn read_bounded(req: &mut Request) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
     let mut stream = req.stream()?;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| ApiError::BodyIncomplete)?;
+        let chunk = chunk.map_err(incomplete)?;
         if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(too_large);
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// A failed body read: the client's doing as far as the status goes; the runtime's words are
+/// kept for the log line.
+fn incomplete(err: worker::Error) -> ApiError {
+    ApiError::BodyIncomplete(format!("reading the body: {err}"))
 }
