@@ -4,6 +4,7 @@
 // malformed send no CORS headers at all.
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
+import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { SECRET, forHyperdrive, newUser, startProxy, startWorker } from "./harness.mjs";
 import { expectError, suite } from "./context.mjs";
@@ -42,6 +43,38 @@ async function drained(response) {
   return response;
 }
 
+/** POSTs to the user's tasks over a raw connection with `Content-Length: length` and no body,
+ *  and returns the answer as a fetch `Response`. */
+function declaredOnly(user, headers, length) {
+  const { hostname, port } = new URL(user.tasksUrl);
+  const socket = net.connect({ host: hostname, port: Number(port) });
+  const lines = Object.entries({ ...headers, Authorization: `Bearer ${user.token}` })
+    .map(([name, value]) => `${name}: ${value}\r\n`).join("");
+  socket.write(`POST ${new URL(user.tasksUrl).pathname} HTTP/1.1\r\nHost: ${hostname}\r\n${lines}` +
+    `Content-Length: ${length}\r\nConnection: close\r\n\r\n`);
+  return new Promise((resolve, reject) => {
+    let data = "";
+    socket.setEncoding("latin1");
+    socket.on("error", reject);
+    socket.on("data", (chunk) => {
+      data += chunk;
+      const end = data.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const [statusLine, ...fields] = data.slice(0, end).split("\r\n");
+      const head = new Headers();
+      for (const field of fields) {
+        const colon = field.indexOf(":");
+        head.append(field.slice(0, colon).trim(), field.slice(colon + 1).trim());
+      }
+      const length = Number(head.get("content-length") ?? -1);
+      const body = data.slice(end + 4);
+      if (length >= 0 && body.length < length) return;
+      socket.destroy();
+      resolve(new Response(body, { status: Number(statusLine.split(" ")[1]), headers: head }));
+    });
+  });
+}
+
 const corsBindings = { BETTER_AUTH_SECRET: SECRET, CORS_ALLOWED_ORIGINS: ORIGINS };
 
 describe("CORS with CORS_ALLOWED_ORIGINS set", () => {
@@ -77,12 +110,10 @@ describe("CORS with CORS_ALLOWED_ORIGINS set", () => {
       [412, "stale If-Match", async () => user.request("PUT", `${user.tasksUrl}/${(await created()).id}`, {
         body: { title: "x" }, headers: h({ "If-Match": '"not-the-current-one"' }),
       })],
-      // One byte over 64 KiB (a larger body races the early answer: the worker replies and
-      // closes before the client has written it all).
-      [413, "body over 64 KiB", () => user.request("POST", user.tasksUrl, {
-        raw: JSON.stringify({ title: "t", description: "" }).replace('""', `"${"d".repeat(64 * 1024 + 1 - 30)}"`),
-        headers: h({ "Content-Type": "application/json" }),
-      })],
+      // Declared over 64 KiB, with the body never sent: the worker answers from the declared
+      // length. (Sending the body races the early answer: the worker replies and closes with
+      // bytes unread, and the reset can take the response with it.)
+      [413, "body over 64 KiB", () => declaredOnly(user, h({ "Content-Type": "application/json" }), 64 * 1024 + 1)],
       [422, "Idempotency-Key reused", async () => {
         const key = crypto.randomUUID();
         const first = await user.request("POST", user.tasksUrl, { body: { title: "one" }, headers: { "Idempotency-Key": key } });

@@ -192,6 +192,7 @@ describe("tasks that do not exist or belong to someone else", () => {
     const owner = newUser(suite.base);
     const intruder = newUser(suite.base);
     const task = await owner.create({ title: "private", description: "secret" });
+    assert.ok(operations().some((o) => o.path.includes("{id}")), "the document has id routes");
     for (const id of [task.id, crypto.randomUUID()]) {
       for (const op of operations().filter((o) => o.path.includes("{id}"))) {
         const url = fillPath(op.path, { user_id: intruder.id, id });
