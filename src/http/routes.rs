@@ -84,8 +84,6 @@ macro_rules! handler {
     };
 }
 
-const TASK_ERRORS: &[u16] = &[400, 401, 403, 404, 429, 500, 503];
-
 /// Every route of the API.
 pub static ROUTES: [Route; 6] = [
     Route {
@@ -188,7 +186,7 @@ pub static ROUTES: [Route; 6] = [
                     query: &[],
                     body: None,
                     success: Success::Task,
-                    errors: TASK_ERRORS,
+                    errors: &[400, 401, 403, 404, 429, 500, 503],
                 },
             },
             Operation {
