@@ -184,5 +184,12 @@ describe("slow and cut-off bodies", () => {
     socket.destroy();
     assert.equal(answer.status, 400, answer.head);
     assert.equal(JSON.parse(answer.body).error.code, "body_incomplete");
+    // Logged as the client's (info), with the runtime's reason kept for the operator.
+    const id = /^x-request-id: *(\S+)/im.exec(answer.head)?.[1];
+    assert.ok(id, answer.head);
+    const line = await suite.worker.requestLog(id);
+    assert.equal(line.level, "info", JSON.stringify(line));
+    assert.equal(line.error, "body_incomplete", JSON.stringify(line));
+    assert.match(line.cause ?? "", /^reading the body: /, JSON.stringify(line));
   });
 });
