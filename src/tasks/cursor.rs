@@ -8,10 +8,19 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
 
-/// Longer cursors are refused before any decoding.
-pub const MAX_CURSOR_BYTES: usize = 1024;
+use super::MAX_TITLE_CHARS;
+
 /// Bytes of the HMAC kept in a cursor: 128 bits is ample against guessing.
 const TAG_BYTES: usize = 16;
+/// The longest JSON payload a [`Position`] can have: both fields at their widest (`t` at
+/// `i64::MIN`; `s` a title of [`MAX_TITLE_CHARS`] characters, each taking at most six bytes in
+/// JSON — four in UTF-8, or `\u001f` for a control character) and a hyphenated id.
+const MAX_PAYLOAD_BYTES: usize =
+    r#"{"t":-9223372036854775808,"s":"","i":"00000000-0000-0000-0000-000000000000"}"#.len()
+        + 6 * MAX_TITLE_CHARS;
+/// Longer cursors are refused before any decoding. Derived from the limits, so every cursor the
+/// server seals fits: the payload and the tag in unpadded base64url, joined by a dot.
+pub const MAX_CURSOR_BYTES: usize = base64_len(MAX_PAYLOAD_BYTES) + 1 + base64_len(TAG_BYTES);
 /// Domain separation for the MAC.
 const VERSION: &str = "task-api cursor v1";
 
@@ -50,6 +59,11 @@ pub fn open(cursor: &str, context: &[&str], key: &[u8]) -> Option<Position> {
         .ok()?;
     let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+/// Unpadded base64 length of `bytes` bytes: four characters per three bytes, rounded up.
+const fn base64_len(bytes: usize) -> usize {
+    (bytes * 4).div_ceil(3)
 }
 
 fn mac(payload: &str, context: &[&str], key: &[u8]) -> Hmac<Sha256> {

@@ -300,6 +300,26 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_titles_make_cursors_that_are_accepted() {
+        // Four UTF-8 bytes each, six in JSON each, and the two-byte escapes a title may hold.
+        let widest =
+            ["😀", "\u{1f}", "\"", "\t", "漢"].map(|c| c.repeat(crate::tasks::MAX_TITLE_CHARS));
+        for title in widest {
+            let query = parse("sort=title").unwrap();
+            let after = After::Title(title.clone(), Uuid::new_v4());
+            let cursor = query.cursor_after(&after, "alice", KEY);
+            assert!(cursor.len() <= cursor::MAX_CURSOR_BYTES, "{title}");
+            let next = parse(&query.next_query(&cursor)).unwrap();
+            assert_eq!(next.after, Some(after));
+        }
+        assert_eq!(
+            cursor::MAX_CURSOR_BYTES,
+            2165,
+            "docs/api.md states the bound"
+        );
+    }
+
+    #[test]
     fn cursors_round_trip_for_each_sort() {
         let id = Uuid::new_v4();
         let at = DateTime::from_timestamp_micros(1_800_000_000_123_456).unwrap();

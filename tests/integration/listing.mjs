@@ -304,6 +304,27 @@ describe("list paging", () => {
     }
   });
 
+  // A title cursor carries the title: 255 characters of 4 UTF-8 bytes each make the longest
+  // cursor the server can issue, and it must take every one of them back.
+  for (const [kind, char, others] of [["four-byte", "😀", ["😁", "😂"]], ["three-byte", "漢", ["字", "語"]]]) {
+    it(`follows Link to the end with 255-character titles of ${kind} characters, every sort and order`, async () => {
+      const user = newUser(suite.base);
+      const created = [];
+      for (const last of [char, ...others]) {
+        const title = char.repeat(254) + last;
+        assert.equal([...title].length, 255);
+        created.push((await user.create({ title })).id);
+      }
+      for (const sort of ["created_at", "updated_at", "title"]) {
+        for (const order of ["asc", "desc"]) {
+          const pages = await allPages(user, { sort, order, limit: "1" });
+          assert.deepEqual(pages.map((p) => p.length), [1, 1, 1], `${sort} ${order}`);
+          assert.deepEqual(pages.flat().sort(), [...created].sort(), `${sort} ${order}: every task exactly once`);
+        }
+      }
+    });
+  }
+
   it("a page that ends exactly at the last task has no Link", async () => {
     const { user, tasks } = await seeded();
     const exact = await page(user, `${user.tasksUrl}?limit=12`);
