@@ -42,8 +42,15 @@ pub const ERROR_CODES: [&str; 16] = [
     "database_unavailable",
 ];
 
-/// A title: 1–255 characters as sent, no control characters, not only whitespace.
-const TITLE_PATTERN: &str = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$";
+/// A title: 1–255 characters as sent; no ASCII control character but tab, line feed and
+/// carriage return; at least one character that is neither a control character nor whitespace.
+/// The whitespace is spelled out (Rust's `char::is_whitespace`, what the parser trims) rather
+/// than `\s`, whose set differs between regex dialects (ECMAScript's holds U+FEFF, not U+0085).
+const TITLE_PATTERN: &str = concat!(
+    r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*",
+    r"[^\x00-\x20\x7F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]",
+    r"[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
+);
 /// No NUL anywhere (PostgreSQL cannot store it).
 const NO_NUL_PATTERN: &str = r"^[^\x00]*$";
 const USER_ID_PATTERN: &str = r"^[A-Za-z0-9._:@-]{1,128}$";
@@ -322,7 +329,7 @@ fn input_schema(create: bool) -> Value {
     let properties = with_server_owned(json!({
         "title": {
             "type": "string", "minLength": 1, "maxLength": MAX_TITLE_CHARS, "pattern": TITLE_PATTERN,
-            "description": "Stored trimmed."
+            "description": "Stored with leading and trailing whitespace (spaces, tabs, line breaks, Unicode spaces) trimmed; tab, line feed and carriage return inside are kept, other control characters refused."
         },
         "description": {
             "type": ["string", "null"], "maxLength": MAX_DESCRIPTION_CHARS, "pattern": NO_NUL_PATTERN,

@@ -180,9 +180,12 @@ fn check_fields(fields: &Map<String, Value>, allowed: &[&str]) -> Result<(), Api
     }
 }
 
-/// A title is 1–255 characters as sent, on one line (no control characters), with at least one
-/// that is not whitespace; it is stored trimmed. Every part of this rule is one the OpenAPI
-/// document can state ([`crate::openapi`]), so the two cannot disagree.
+/// A title is 1–255 characters as sent, with at least one that is neither whitespace nor a
+/// control character. Tab, line feed and carriage return may appear inside it and are stored
+/// verbatim; every other ASCII control character (NUL included) is refused. Leading and trailing
+/// whitespace of every kind ([`char::is_whitespace`]: spaces, tabs, line breaks, Unicode spaces)
+/// is trimmed. Every part of this rule is one the OpenAPI document states as a pattern
+/// ([`crate::openapi`]), and a test runs both on the same samples, so the two cannot disagree.
 fn title(value: &Value) -> Result<String, ApiError> {
     let raw = value
         .as_str()
@@ -193,10 +196,10 @@ fn title(value: &Value) -> Result<String, ApiError> {
             format!("title must be at most {MAX_TITLE_CHARS} characters"),
         ));
     }
-    if raw.chars().any(|c| c.is_ascii_control()) {
+    if raw.chars().any(is_refused_control) {
         return Err(ApiError::validation(
             "title",
-            "title must be a single line without control characters",
+            "title must not contain control characters other than tab, line feed and carriage return",
         ));
     }
     let trimmed = raw.trim();
@@ -204,6 +207,12 @@ fn title(value: &Value) -> Result<String, ApiError> {
         return Err(ApiError::validation("title", "title must not be empty"));
     }
     Ok(trimmed.to_owned())
+}
+
+/// The ASCII control characters a title may not hold: all but tab, line feed and carriage
+/// return, which a textarea or a paste brings along.
+fn is_refused_control(c: char) -> bool {
+    c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r')
 }
 
 fn description(value: &Value) -> Result<Option<String>, ApiError> {

@@ -18,6 +18,10 @@ describe("create validation", () => {
     ["a 256-character title", { title: "a".repeat(256) }, "title"],
     ["a 256-character title of multi-byte characters", { title: "é".repeat(256) }, "title"],
     ["a title with a NUL character", { title: "a\u0000b" }, "title"],
+    ["a title with a bell character", { title: "ding\u0007" }, "title"],
+    ["a title with a vertical tab", { title: "a\u000bb" }, "title"],
+    ["a title with DEL", { title: "a\u007f" }, "title"],
+    ["a title of Unicode spaces only", { title: "\u00a0\u2003\u3000\u2028" }, "title"],
     ["a numeric description", { title: "t", description: 5 }, "description"],
     ["a 10001-character description", { title: "t", description: "d".repeat(10_001) }, "description"],
     ["a string completed", { title: "t", completed: "true" }, "completed"],
@@ -49,6 +53,25 @@ describe("create validation", () => {
       assert.deepEqual(await (await user.request("GET", user.tasksUrl)).json(), []);
     });
   }
+
+  it("trims every kind of whitespace around a title and keeps tab and line breaks inside it", async () => {
+    const user = newUser(suite.base);
+    for (const [sent, stored] of [
+      ["Buy milk\n", "Buy milk"],
+      ["\tBuy milk", "Buy milk"],
+      ["\u3000 Buy milk\u00a0\r\n", "Buy milk"],
+      ["Buy\tmilk", "Buy\tmilk"],
+      ["line1\nline2", "line1\nline2"],
+      ["line1\r\nline2", "line1\r\nline2"],
+    ]) {
+      const created = await user.create({ title: sent });
+      assert.equal(created.title, stored, JSON.stringify(sent));
+      const fetched = await (await user.request("GET", `${user.tasksUrl}/${created.id}`)).json();
+      assert.equal(fetched.title, stored, `stored verbatim: ${JSON.stringify(sent)}`);
+      const put = await user.request("PUT", `${user.tasksUrl}/${created.id}`, { body: { title: `${sent}\t` } });
+      assert.equal((await put.json()).title, stored, `PUT: ${JSON.stringify(sent)}`);
+    }
+  });
 
   it("accepts the boundaries: 255 characters of title, 10000 of description, a null description", async () => {
     const user = newUser(suite.base);
