@@ -39,10 +39,12 @@ pub async fn admit(req: &Request, ctx: &Ctx) -> Result<Identity, ApiError> {
     let limited = ApiError::RateLimited {
         retry_after: rate_limit::PERIOD_SECS,
     };
-    let address = req
-        .headers()
-        .get("CF-Connecting-IP")?
-        .unwrap_or_else(|| "unknown".into());
+    let address = rate_limit::address_key(
+        req.headers()
+            .get("CF-Connecting-IP")?
+            .as_deref()
+            .unwrap_or("unknown"),
+    );
     let now_ms = Date::now().as_millis();
     if REFUSED_ADDRESSES.with_borrow(|refused| refused.is_refused(&address, now_ms)) {
         return Err(limited);
@@ -54,8 +56,7 @@ pub async fn admit(req: &Request, ctx: &Ctx) -> Result<Identity, ApiError> {
     let identity = match admitted {
         Ok(identity) => identity,
         Err(err @ (ApiError::Unauthorized(_) | ApiError::Forbidden)) => {
-            let key = format!("ip:{address}");
-            if !within_budget(ctx, rate_limit::ADDRESS_LIMITER, key).await {
+            if !within_budget(ctx, rate_limit::ADDRESS_LIMITER, address.clone()).await {
                 REFUSED_ADDRESSES.with_borrow_mut(|refused| refused.remember(&address, now_ms));
                 return Err(limited);
             }

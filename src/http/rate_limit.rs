@@ -12,7 +12,10 @@
 //! The memory is per isolate and soft, like the JWKS cache: another isolate learns the same
 //! refusal from the binding on its first bad request from that address.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    net::{IpAddr, Ipv6Addr},
+};
 
 /// Binding for reads (GET, HEAD), keyed by user.
 pub const READ_LIMITER: &str = "READ_RATE_LIMITER";
@@ -54,6 +57,24 @@ impl RefusedAddresses {
     }
 }
 
+/// The budget key of a client address (`CF-Connecting-IP`): an IPv4 address as itself, an IPv6
+/// address by its /64 prefix (`ip:2001:db8:1:2::/64`), since a client picks freely among the
+/// 2^64 addresses of its subnet and would otherwise get a fresh budget with each. An IPv4-mapped
+/// IPv6 address counts as its IPv4 address; anything unparseable is keyed as given.
+pub fn address_key(address: &str) -> String {
+    match address.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => format!("ip:{v4}"),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("ip:{v4}"),
+            None => {
+                let prefix = Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX));
+                format!("ip:{prefix}/64")
+            }
+        },
+        Err(_) => format!("ip:{address}"),
+    }
+}
+
 /// The per-user binding a request with this method spends.
 pub fn user_limiter(read: bool) -> &'static str {
     if read {
@@ -66,6 +87,26 @@ pub fn user_limiter(read: bool) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_addresses_share_their_64_prefix_and_ipv4_ones_are_their_own() {
+        let key = address_key;
+        assert_eq!(key("2001:db8:1:2::1"), "ip:2001:db8:1:2::/64");
+        for same in [
+            "2001:db8:1:2:ffff:ffff:ffff:ffff",
+            "2001:0DB8:0001:0002:0:0:0:9",
+            " 2001:db8:1:2::abcd ",
+        ] {
+            assert_eq!(key(same), key("2001:db8:1:2::1"), "{same}");
+        }
+        for other in ["2001:db8:1:3::1", "2001:db8:2:2::1", "2001:db9:1:2::1"] {
+            assert_ne!(key(other), key("2001:db8:1:2::1"), "{other}");
+        }
+        assert_eq!(key("203.0.113.9"), "ip:203.0.113.9");
+        assert_ne!(key("203.0.113.10"), key("203.0.113.9"));
+        assert_eq!(key("::ffff:203.0.113.9"), "ip:203.0.113.9");
+        assert_eq!(key("unknown"), "ip:unknown");
+    }
 
     #[test]
     fn a_refused_address_is_refused_for_one_period_only() {

@@ -22,8 +22,13 @@ import { fillPath, operations, sampleBody } from "./routes.mjs";
 const ORIGIN = "https://app.example.com";
 
 let addressSeq = crypto.randomInt(1, 0xffff);
-/** A client address no other request in this run uses. */
-const freshAddress = () => `2001:db8::${(addressSeq++).toString(16)}`;
+/** A client address in a /64 no other request in this run uses (IPv6 budgets are per /64). */
+const freshAddress = () => `2001:db8:${(addressSeq++).toString(16)}::1`;
+/** The address limiter's key for `address` as the worker names it: IPv6 by its /64. */
+const addressKey = (address) => {
+  const v6 = address.match(/^(2001:db8:[0-9a-f]+)::1$/);
+  return v6 ? `ip:${v6[1]}::/64` : `ip:${address}`;
+};
 
 async function drained(response) {
   await response.arrayBuffer();
@@ -208,14 +213,14 @@ describe("budgets refill after the limiter's period", () => {
     for (let i = 0; i < 5; i++) await expectError(await fetch(user.tasksUrl, { headers: from }), 401);
     const refused = await expectLimited(await fetch(user.tasksUrl, { headers: from }), "6th failure");
     const refusedBy = performance.now();
-    const calls = await callsFor(worker, `ip:${address}`, refused);
+    const calls = await callsFor(worker, addressKey(address), refused);
     assert.deepEqual(calls, [...Array(5).fill("ADDRESS_RATE_LIMITER true"), "ADDRESS_RATE_LIMITER false"]);
     await untilElapsed(refusedBy, PERIOD_SECS * 1000 + CLOCK_MARGIN_MS);
     // The limiter would allow the address again; the worker refuses it for its own 60 s, before
     // the token and without asking the limiter (expiry after 60 s: src/http/rate_limit.rs's unit test).
     await expectLimited(await fetch(user.tasksUrl, { headers: from }), "bad token after the refill");
     const last = await expectLimited(await user.request("GET", user.tasksUrl, { headers: from }), "valid token after the refill");
-    assert.deepEqual(await callsFor(worker, `ip:${address}`, last), calls, "no limiter call for the refused address");
+    assert.deepEqual(await callsFor(worker, addressKey(address), last), calls, "no limiter call for the refused address");
     // Another address, with the same bad tokens, is only 401.
     await expectError(await fetch(user.tasksUrl, { headers: { "CF-Connecting-IP": freshAddress() } }), 401);
   });
@@ -266,7 +271,7 @@ describe("per-address budget", () => {
       last = await user.request("POST", user.tasksUrl, { body: { title: "" }, headers: from(address) });
       await expectError(last, 400);
     }
-    assert.deepEqual(await callsFor(worker, `ip:${address}`, last), [], "authenticated requests never call the address limiter");
+    assert.deepEqual(await callsFor(worker, addressKey(address), last), [], "authenticated requests never call the address limiter");
     // Five failures spend the budget: 403s (another user's path) and 401s.
     for (let i = 0; i < 3; i++) await expectError(await user.request("GET", other.tasksUrl, { headers: from(address) }), 403);
     for (let i = 0; i < 2; i++) await expectError(await fetch(user.tasksUrl, { headers: from(address) }), 401);
@@ -291,13 +296,34 @@ describe("per-address budget", () => {
       }
       return last;
     };
-    assert.deepEqual(await callsFor(worker, `ip:${address}`, await noLimit()), [], "no limiter call");
+    assert.deepEqual(await callsFor(worker, addressKey(address), await noLimit()), [], "no limiter call");
     // The whole budget is still there…
     for (let i = 0; i < 5; i++) await expectError(await fetch(user.tasksUrl, { headers: from(address) }), 401);
     const refused = await expectLimited(await fetch(user.tasksUrl, { headers: from(address) }), "6th");
-    const calls = await callsFor(worker, `ip:${address}`, refused);
+    const calls = await callsFor(worker, addressKey(address), refused);
     // …and once spent, /health and OPTIONS still answer, without asking the limiter.
-    assert.deepEqual(await callsFor(worker, `ip:${address}`, await noLimit()), calls, "no limiter call once spent");
+    assert.deepEqual(await callsFor(worker, addressKey(address), await noLimit()), calls, "no limiter call once spent");
+  });
+
+  it("keys IPv6 clients by their /64: other addresses of the subnet share the budget, the next subnet does not", async () => {
+    const user = newUser(worker.url);
+    const subnet = freshAddress().replace(/::1$/, "");
+    const neighbour = freshAddress();
+    // `subnet` is three groups, so `${subnet}:0:…` spells out the fourth: all within one /64.
+    const inSubnet = [`${subnet}::1`, `${subnet}:0:ffff:ffff:ffff:ffff`, `${subnet}:0:1:2:3:4`, `${subnet}::abcd`, `${subnet}:0:dead:beef:0:1`];
+    for (const address of inSubnet) await expectError(await fetch(user.tasksUrl, { headers: from(address) }), 401);
+    await expectLimited(await fetch(user.tasksUrl, { headers: from(`${subnet}:0:5:6:7:8`) }), "a sixth address of the same /64");
+    await expectLimited(await user.request("GET", user.tasksUrl, { headers: from(`${subnet}:0:8:9:a:b`) }), "a valid token from the /64");
+    await expectStatus(await user.request("GET", user.tasksUrl, { headers: from(neighbour) }), 200, "the next /64");
+    await expectError(await fetch(user.tasksUrl, { headers: from(neighbour) }), 401);
+  });
+
+  it("keys IPv4 clients by the exact address", async () => {
+    const user = newUser(worker.url);
+    const base = `198.51.${crypto.randomInt(0, 256)}`;
+    for (let i = 0; i < 5; i++) await expectError(await fetch(user.tasksUrl, { headers: from(`${base}.7`) }), 401);
+    await expectLimited(await fetch(user.tasksUrl, { headers: from(`${base}.7`) }), "the sixth failure of the address");
+    await expectStatus(await user.request("GET", user.tasksUrl, { headers: from(`${base}.8`) }), 200, "the next address");
   });
 
   it("without per-user bindings, a user is not limited", async () => {
