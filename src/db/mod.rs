@@ -1,9 +1,11 @@
 //! PostgreSQL through the Hyperdrive binding: the connection ([`connection`], over
-//! [`socket`]; the only part that touches the Workers runtime), what driver errors mean
-//! ([`faults`]), the statements ([`statements`]) and the one row reader ([`rows`]).
+//! [`socket`]; with the timers of [`health`], the only parts that touch the Workers runtime),
+//! what driver errors mean ([`faults`]), the statements ([`statements`]), the one row reader ([`rows`]) and the health
+//! check's probe that one isolate's `/health` calls share ([`health`]).
 
 pub mod connection;
 pub mod faults;
+pub mod health;
 pub mod rows;
 pub mod socket;
 pub mod statements;

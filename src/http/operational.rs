@@ -12,12 +12,11 @@ struct Health {
     database: &'static str,
 }
 
-/// 200 when the database answers, 503 when it does not; the cause goes to the log line.
+/// 200 when the database answers, 503 when it does not; the cause goes to the log line. The
+/// answer is the isolate's shared check of the last couple of seconds ([`db::health`]), so
+/// anonymous traffic here cannot become database connections.
 pub async fn health(_req: Request, ctx: Ctx) -> Result<Response, ApiError> {
-    let checked = db::with_connection(&ctx.env, &ctx.data.fault, |client| async move {
-        db::ping(&client).await
-    })
-    .await;
+    let checked = db::health::database_answers(&ctx.env, &ctx.data.fault).await;
     match checked {
         Ok(()) => response::json(
             200,

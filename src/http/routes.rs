@@ -94,7 +94,9 @@ pub static ROUTES: [Route; 6] = [
             doc: Doc {
                 id: "health",
                 summary: "Liveness and database reachability",
-                description: None,
+                description: Some(
+                    "Needs no token and is never rate limited. The database check is shared by every call an isolate receives within 2 s (`WINDOW_MS`), so an outage or a recovery shows within 2 s and anonymous calls cannot multiply database connections.",
+                ),
                 public: true,
                 query: &[],
                 body: None,
