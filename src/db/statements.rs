@@ -40,24 +40,79 @@ pub struct Page {
     pub more: bool,
 }
 
-/// One page of the user's tasks, filtered and ordered. `{column}` and `{direction}` are the
-/// whitelisted sort column and direction of the query ([`ListQuery`] admits no other values);
-/// `{after}` is empty on the first page and the keyset condition on later ones. Each sort has
-/// an index led by `user_id` whose order matches (scanned backwards for the other direction),
-/// and the keyset condition is a row comparison on it, so a page costs the same wherever it
-/// starts. One more row than the page is fetched to tell whether another page follows.
+/// One page of the user's tasks, filtered and ordered, and cut at [`PAGE_BYTES`] of JSON.
+///
+/// `{column}` and `{direction}` are the whitelisted sort column and direction of the query
+/// ([`ListQuery`] admits no other values); `{after}` is empty on the first page and the keyset
+/// condition on later ones. Each sort has an index led by `user_id` whose order matches (scanned
+/// backwards for the other direction), and the keyset condition is a row comparison on it, so a
+/// page costs the same wherever it starts.
+///
+/// `candidates` are the page's rows plus one, to tell whether another page follows. Then the
+/// bytes each row takes in the response's JSON are added up in page order: its title and
+/// description as PostgreSQL encodes them in JSON (the same escapes as serde_json's), plus `$6`
+/// for the rest of the row ([`row_frame_bytes`]). Only rows within the budget `$5` leave the
+/// database (the first one always does), so neither the rows, nor the tasks, nor the response
+/// the worker holds grow with the page size or with how badly the text escapes.
+///
+/// Encoding every candidate would cost the database a page's worth of JSON (up to 60 MB of
+/// escapes) to send a fraction of it, so the sum runs twice: first over the text's stored
+/// lengths, which PostgreSQL knows without reading the text and which escaping only lengthens,
+/// to drop the rows that cannot fit; then over the exact JSON of the rows that might.
 const LIST_TASKS: &str = "
-select id, user_id, title, description, completed, created_at, updated_at, version
-from tasks
-where user_id = $1
-    and ($2::bool is null or completed = $2)
-    and ($3::text is null or title ilike $3 or description ilike $3)
-    {after}
-order by {column} {direction}, id {direction}
-limit $4";
+with candidates as (
+    select id, user_id, title, description, completed, created_at, updated_at, version,
+        octet_length(title) + coalesce(octet_length(description), 0) + $6 as least_bytes
+    from tasks
+    where user_id = $1
+        and ($2::bool is null or completed = $2)
+        and ($3::text is null or title ilike $3 or description ilike $3)
+        {after}
+    order by {column} {direction}, id {direction}
+    limit $4
+), counted as (
+    select *,
+        row_number() over page as position,
+        sum(least_bytes) over page as least_running,
+        count(*) over () as candidate_count
+    from candidates
+    window page as (order by {column} {direction}, id {direction}
+        rows between unbounded preceding and current row)
+), plausible as (
+    select *,
+        octet_length(to_json(title)::text)
+            + coalesce(octet_length(to_json(description)::text), 4) + $6 as json_bytes
+    from counted
+    where position = 1 or least_running <= $5
+), sized as (
+    select *, sum(json_bytes) over page as running_bytes
+    from plausible
+    window page as (order by {column} {direction}, id {direction}
+        rows between unbounded preceding and current row)
+)
+select id, user_id, title, description, completed, created_at, updated_at, version,
+    candidate_count
+from sized
+where position = 1 or running_bytes <= $5
+order by {column} {direction}, id {direction}";
 
 /// The keyset condition of [`LIST_TASKS`]: strictly after the previous page's last row.
-const AFTER: &str = "and ({column}, id) {comparison} ($5, $6)";
+const AFTER: &str = "and ({column}, id) {comparison} ($7, $8)";
+
+/// A list page's JSON is cut after the task that would take it past this many bytes (a page
+/// always holds at least one task, of at most ~62 KB). Requests share one isolate's 128 MB, and
+/// a page is held a few times over (rows, tasks, JSON, the runtime's copy); clients that follow
+/// `Link` still get every task.
+pub const PAGE_BYTES: i64 = 512 * 1024;
+
+/// What one task of `user_id` takes in a list's JSON besides its title and description: the
+/// field names, punctuation, id, flag, timestamps, the user id, and the comma after it.
+/// `row_frame_bytes_match_serde` checks it against serde_json.
+pub fn row_frame_bytes(user_id: &str) -> i64 {
+    const FRAME: usize = r#"{"id":"00000000-0000-0000-0000-000000000000","title":,"description":,"completed":false,"user_id":,"created_at":"2026-01-02T03:04:05.123456Z","updated_at":"2026-01-02T03:04:05.123456Z"},"#.len();
+    let user_json = serde_json::to_string(user_id).map_or(0, |json| json.len());
+    i64::try_from(FRAME + user_json).unwrap_or(i64::MAX)
+}
 
 pub async fn list_tasks(
     client: &Client,
@@ -81,11 +136,14 @@ pub async fn list_tasks(
         .replace("{direction}", direction);
     let pattern = query.like_pattern();
     let fetch = i64::from(query.page_size()) + 1;
+    let frame = row_frame_bytes(user_id);
     let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
         (&user_id, Type::TEXT),
         (&query.completed, Type::BOOL),
         (&pattern, Type::TEXT),
         (&fetch, Type::INT8),
+        (&PAGE_BYTES, Type::INT8),
+        (&frame, Type::INT8),
     ];
     match &query.after {
         Some(After::Time(at, id)) => params.extend([
@@ -101,10 +159,17 @@ pub async fn list_tasks(
         .query_typed(&statement, &params)
         .await
         .map_err(classify)?;
+    let candidates = match rows.first() {
+        Some(row) => row
+            .try_get::<_, i64>("candidate_count")
+            .map_err(|err| ApiError::Internal(format!("reading a list's row count: {err}")))?,
+        None => 0,
+    };
     let mut tasks = rows.iter().map(rows::task).collect::<Result<Vec<_>, _>>()?;
-    let page_size = usize::try_from(query.page_size()).unwrap_or(usize::MAX);
-    let more = tasks.len() > page_size;
-    tasks.truncate(page_size);
+    drop(rows);
+    tasks.truncate(usize::try_from(query.page_size()).unwrap_or(usize::MAX));
+    // Rows left out — the one past the page, or those past the byte budget — follow.
+    let more = i64::try_from(tasks.len()).unwrap_or(i64::MAX) < candidates;
     Ok(Page { tasks, more })
 }
 
@@ -356,4 +421,45 @@ pub async fn delete_task(
         .await
         .map_err(classify)?;
     rows::written(row).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use uuid::Uuid;
+
+    use super::row_frame_bytes;
+    use crate::tasks::Task;
+
+    #[test]
+    fn row_frame_bytes_match_serde() {
+        // What LIST_TASKS adds up per row must be what the response's JSON takes, for every
+        // shape of task: the statement's byte budget is only as good as this.
+        let at = DateTime::<Utc>::from_timestamp_micros(1_800_000_000_000_001).unwrap();
+        for (user_id, title, description) in [
+            ("u", "t", None),
+            (
+                "user-\"quoted\"",
+                "Buy \"milk\"\t",
+                Some("line\nbreak \u{1} 漢 😀"),
+            ),
+            ("a.b:c@d-e_f", "x", Some("")),
+        ] {
+            let task = Task {
+                id: Uuid::new_v4(),
+                title: title.into(),
+                description: description.map(Into::into),
+                completed: true,
+                user_id: user_id.into(),
+                created_at: at,
+                updated_at: DateTime::<Utc>::UNIX_EPOCH,
+                version: 3,
+            };
+            let text = |value: Option<&str>| serde_json::to_string(&value).unwrap().len();
+            let expected = serde_json::to_string(&task).unwrap().len() + 1; // and its comma
+            let summed = row_frame_bytes(user_id) as usize + text(Some(title)) + text(description);
+            // `completed: true` is a byte shorter than the frame's `false`: never under.
+            assert!(summed >= expected && summed <= expected + 1, "{task:?}");
+        }
+    }
 }

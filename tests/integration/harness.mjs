@@ -141,6 +141,7 @@ const limiterWorker = {
 };
 
 /** Runs the built worker (build/) in workerd. `bindings` replaces the default secret.
+ *  `inspectorPort` opens workerd's V8 inspector there.
  *  `limits` (binding name → calls per key; a binding left out is not bound at all) replaces the
  *  generous default budgets, served by the test limiter (tests/integration/limiter.mjs) in the
  *  worker's isolate; `limitPeriod` is the seconds from a budget's first refusal to its refill.
@@ -151,6 +152,7 @@ export async function startWorker({
   bindings = { BETTER_AUTH_SECRET: SECRET },
   limits = GENEROUS_LIMITS,
   limitPeriod = NO_REFILL_SECS,
+  inspectorPort,
 }) {
   for (const name of Object.keys(limits)) {
     if (!RATE_LIMIT_BINDINGS.includes(name)) throw new Error(`startWorker: ${name} is not a [[ratelimits]] binding of wrangler.toml`);
@@ -174,6 +176,8 @@ export async function startWorker({
       limiterWorker,
     ],
     cf: false,
+    // The V8 inspector, for measurements (bench/list-memory.mjs); off unless asked for.
+    ...(inspectorPort ? { inspectorPort } : {}),
     handleRuntimeStdio(stdout, stderr) {
       log.read(stdout, stderr);
     },

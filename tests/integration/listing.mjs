@@ -367,6 +367,77 @@ describe("list paging", () => {
   });
 });
 
+describe("list pages are cut at a byte budget", () => {
+  // PAGE_BYTES in src/db/statements.rs: a page's JSON stops at the task that would take it past
+  // this (a page always holds at least one task), and Link continues after it.
+  const PAGE_BYTES = 512 * 1024;
+
+  /** Inserts `count` tasks for a fresh user, each described by `description`. */
+  async function bulk(count, description) {
+    const user = newUser(suite.base);
+    await ensureUser(user.id);
+    await suite.db.client.query(
+      `insert into tasks (user_id, title, description, created_at, updated_at)
+       select $1, 'bulk ' || g, $3, $2::timestamptz + g * interval '1 second', $2::timestamptz + g * interval '1 second'
+       from generate_series(1, $4::int) g`,
+      [user.id, ts(0), description, count],
+    );
+    return user;
+  }
+
+  /** Follows Link from the first page; every page's byte length and task count, and all ids. */
+  async function walk(user, params = {}) {
+    const pages = [];
+    const ids = [];
+    let url = `${user.tasksUrl}${queryString(params)}`;
+    while (url) {
+      assert.ok(pages.length < 200, "too many pages");
+      const response = await user.request("GET", url);
+      const bytes = Buffer.from(await response.arrayBuffer());
+      assert.equal(response.status, 200, `${url}: ${bytes.toString().slice(0, 200)}`);
+      const tasks = JSON.parse(bytes.toString("utf8"));
+      pages.push({ bytes: bytes.length, count: tasks.length });
+      ids.push(...tasks.map((t) => t.id));
+      url = nextLink(response);
+    }
+    return { pages, ids };
+  }
+
+  function assertWithinBudget(pages, what) {
+    for (const [i, page] of pages.entries()) {
+      assert.ok(page.count >= 1, `${what}: page ${i} is empty`);
+      if (page.count > 1) assert.ok(page.bytes <= PAGE_BYTES + 1, `${what}: page ${i} has ${page.bytes} bytes in ${page.count} tasks`);
+    }
+  }
+
+  it("1000 tasks of 10,000-character descriptions: 20 concurrent complete listings all get every task", { timeout: 300_000 }, async () => {
+    const user = await bulk(1000, "d".repeat(10_000));
+    const { rows } = await suite.db.client.query("select id from tasks where user_id = $1", [user.id]);
+    const all = rows.map((r) => r.id).sort();
+    const listings = await Promise.all(Array.from({ length: 20 }, () => walk(user)));
+    for (const [i, { pages, ids }] of listings.entries()) {
+      assert.deepEqual([...ids].sort(), all, `listing ${i}: every task exactly once`);
+      assertWithinBudget(pages, `listing ${i}`);
+      assert.ok(pages.length >= 19, `listing ${i}: ${pages.length} pages for 10 MB of JSON`);
+    }
+  });
+
+  it("the budget counts the JSON as sent: descriptions of control characters (six bytes each) make smaller pages", async () => {
+    const user = await bulk(100, "\u0001".repeat(10_000));
+    const { pages, ids } = await walk(user, { limit: "1000" });
+    assert.equal(new Set(ids).size, 100, "every task exactly once");
+    assertWithinBudget(pages, "escaped");
+    // 60,000 bytes of description a task: eight fit the budget.
+    assert.ok(pages.every((page, i) => page.count === 8 || i === pages.length - 1), JSON.stringify(pages));
+  });
+
+  it("small tasks still come 1000 to a page", async () => {
+    const user = await bulk(1001, "short");
+    const { pages } = await walk(user);
+    assert.deepEqual(pages.map((p) => p.count), [1000, 1]);
+  });
+});
+
 describe("keyset cursors", () => {
   it("created_at: inserts before and after the position and deletes never repeat or skip a task", async () => {
     const user = newUser(suite.base);
