@@ -366,20 +366,35 @@ fn with_server_owned(mut properties: Value) -> Value {
     properties
 }
 
-/// The `/docs` page: the document rendered by Scalar's API reference (loaded from a CDN).
+/// The `/docs` page: the document rendered by Scalar's API reference. Its script is the worker's
+/// own static asset (`scripts/build.sh` copies it from the pinned npm package), so the page
+/// loads nothing from another origin and [`DOCS_CSP`] can say so. The configuration keeps
+/// Scalar's own services out: no font CDN, no request proxy (the API is same-origin), no agent
+/// chat, no telemetry.
 pub const DOCS_HTML: &str = r#"<!doctype html>
 <html lang="en">
   <head>
     <meta charset="utf-8">
     <meta name="viewport" content="width=device-width, initial-scale=1">
     <title>Task API reference</title>
+    <link rel="icon" href="data:,">
   </head>
   <body>
-    <script id="api-reference" data-url="/openapi.json"></script>
-    <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference@1"></script>
+    <script id="api-reference" data-url="/openapi.json" data-configuration='{"withDefaultFonts":false,"proxyUrl":"","telemetry":false,"agent":{"disabled":true},"showDeveloperTools":"never","hideClientButton":true}'></script>
+    <script src="/docs/assets/scalar-setup.js"></script>
+    <script src="/docs/assets/scalar-api-reference.js"></script>
   </body>
 </html>
 "#;
+
+/// The `/docs` page's Content-Security-Policy: scripts, fetches and images from the API's own
+/// origin only, so a token pasted into the page's request client can reach no other. Styles may
+/// also be inline (the bundle injects its CSS); with every fetch directive at 'self' they can
+/// load nothing from elsewhere.
+pub const DOCS_CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
+    frame-ancestors 'none'";
 
 /// `MAX_IDEMPOTENCY_KEY_CHARS` is stated in the description; kept here so a change shows up.
 const _: () = assert!(MAX_IDEMPOTENCY_KEY_CHARS == 255);

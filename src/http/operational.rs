@@ -50,7 +50,12 @@ pub async fn openapi_document(_req: Request, _ctx: Ctx) -> Result<Response, ApiE
     Ok(response)
 }
 
-/// The reference page that renders the document.
+/// The reference page that renders the document, under a policy that lets it load and call
+/// nothing but this origin (Cache-Control and nosniff come with every response).
 pub async fn docs(_req: Request, _ctx: Ctx) -> Result<Response, ApiError> {
-    Ok(Response::from_html(openapi::DOCS_HTML)?)
+    let response = Response::from_html(openapi::DOCS_HTML)?;
+    let headers = response.headers();
+    headers.set("Content-Security-Policy", openapi::DOCS_CSP)?;
+    headers.set("Referrer-Policy", "no-referrer")?;
+    Ok(response)
 }

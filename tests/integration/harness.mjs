@@ -169,6 +169,7 @@ export async function startWorker({
         compatibilityDate: readCompatibilityDate(),
         bindings,
         hyperdrives: { HYPERDRIVE: databaseUrl },
+        assets: staticAssets(),
         wrappedBindings: Object.fromEntries(Object.entries(limits).map(([name, limit]) => [
           name, { scriptName: limiterWorker.name, bindings: { name, limit, period: limitPeriod } },
         ])),
@@ -241,6 +242,22 @@ function workerLog() {
 
 function readWranglerToml() {
   return fs.readFileSync(path.join(root, "wrangler.toml"), "utf8");
+}
+
+/** wrangler.toml's `[assets]` as Miniflare takes them (what wrangler hands it for `wrangler dev`):
+ *  the folder scripts/build.sh fills, and `run_worker_first` split into the paths the asset server
+ *  answers (`!/…`) and the ones the worker answers. Miniflare reads the folder's `_headers`. */
+function staticAssets() {
+  const block = readWranglerToml().split(/^\[assets\]\s*$/m)[1]?.split(/^\[/m)[0];
+  if (!block) throw new Error("wrangler.toml has no [assets] section");
+  const directory = block.match(/^directory\s*=\s*"([^"]+)"/m)?.[1];
+  const rules = JSON.parse(block.match(/^run_worker_first\s*=\s*(\[.*\])\s*$/m)?.[1] ?? "[]");
+  const asset_worker = rules.filter((rule) => rule.startsWith("!/")).map((rule) => rule.slice(1));
+  const user_worker = rules.filter((rule) => rule.startsWith("/"));
+  return {
+    directory: path.join(root, directory),
+    routerConfig: { has_user_worker: true, static_routing: { user_worker, asset_worker } },
+  };
 }
 
 function readCompatibilityDate() {

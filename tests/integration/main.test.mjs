@@ -8,6 +8,7 @@ import { suite } from "./context.mjs";
 // a run filtered by --test-name-pattern printed its results and then never ended (Node 22.23:
 // the root `after` hook never ran, so the database client and workerd kept the process alive).
 import "./operations.mjs";
+import "./docs.mjs";
 import "./auth.mjs";
 import "./better-auth.mjs";
 import "./tasks.mjs";
