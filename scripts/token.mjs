@@ -16,11 +16,14 @@ export function signToken(claims, secret, header = { alg: "HS256", typ: "JWT" })
   return `${signingInput}.${signature}`;
 }
 
-/** A token for `userId` valid for `ttlSeconds`, with Better Auth's usual claims. */
-export function mintToken({ userId, secret, email, ttlSeconds = 3600, extra = {} }) {
+/** A token for `userId` valid for `ttlSeconds`, with Better Auth's usual claims. `emailVerified`
+ *  (true or false) adds Better Auth's `emailVerified` claim: only a verified email may be taken
+ *  from another user's row (docs/auth.md, "Users"). */
+export function mintToken({ userId, secret, email, emailVerified, ttlSeconds = 3600, extra = {} }) {
   const now = Math.floor(Date.now() / 1000);
   const claims = { sub: userId, iat: now, exp: now + ttlSeconds, ...extra };
   if (email) claims.email = email;
+  if (emailVerified !== undefined) claims.emailVerified = emailVerified;
   return signToken(claims, secret);
 }
 
@@ -75,10 +78,11 @@ if (isMain && process.argv[2] === "--auth-env") {
   const userId = process.env.USER_ID || process.argv[2];
   const secret = readSecret();
   if (!userId || !secret) {
-    console.error("usage: USER_ID=<id> [EMAIL=<email>] [TTL=<seconds>] make token");
+    console.error("usage: USER_ID=<id> [EMAIL=<email> [EMAIL_VERIFIED=1]] [TTL=<seconds>] make token");
     console.error("needs BETTER_AUTH_SECRET in the environment or .dev.vars (make dev writes one)");
     process.exit(2);
   }
   const ttlSeconds = Number(process.env.TTL || 3600);
-  console.log(mintToken({ userId, secret, email: process.env.EMAIL, ttlSeconds }));
+  const emailVerified = ["1", "true"].includes(process.env.EMAIL_VERIFIED ?? "") ? true : undefined;
+  console.log(mintToken({ userId, secret, email: process.env.EMAIL, emailVerified, ttlSeconds }));
 }

@@ -36,6 +36,10 @@ pub struct Identity {
     pub user_id: String,
     /// The token's `email`, when it carries a usable one.
     pub email: Option<String>,
+    /// Whether the token vouches for that email: `emailVerified` (Better Auth's payload) or
+    /// `email_verified` (OpenID Connect's) is `true`. Only a verified email may be taken from
+    /// another user's row.
+    pub email_verified: bool,
 }
 
 /// The claims this API reads besides the registered time claims. Values are kept loose
@@ -50,6 +54,10 @@ struct UserClaims {
     id: Option<Value>,
     #[serde(default)]
     email: Option<Value>,
+    #[serde(default, rename = "emailVerified")]
+    email_verified_camel: Option<Value>,
+    #[serde(default)]
+    email_verified: Option<Value>,
     #[serde(default)]
     iss: Option<Value>,
     #[serde(default)]
@@ -234,7 +242,14 @@ fn identity_from(claims: &UserClaims) -> Result<Identity, ApiError> {
         Some(Value::String(email)) if is_usable_email(email) => Some(email.clone()),
         _ => None,
     };
-    Ok(Identity { user_id, email })
+    let vouched = |claim: &Option<Value>| matches!(claim, Some(Value::Bool(true)));
+    let email_verified = email.is_some()
+        && (vouched(&claims.email_verified_camel) || vouched(&claims.email_verified));
+    Ok(Identity {
+        user_id,
+        email,
+        email_verified,
+    })
 }
 
 /// 1–128 characters from `[A-Za-z0-9._:@-]`.

@@ -576,3 +576,42 @@ fn custom_payloads_follow_the_same_user_rules() {
         "the token has expired"
     );
 }
+
+#[test]
+fn the_email_is_verified_only_when_a_verified_claim_is_true() {
+    let identity = |extra: Value| verify(&sign(claims_with(extra)), &key(), now()).unwrap();
+    let email = "a@example.com";
+    for verified in [
+        json!({ "email": email, "emailVerified": true }),
+        json!({ "email": email, "email_verified": true }),
+        json!({ "email": email, "emailVerified": false, "email_verified": true }),
+    ] {
+        let who = identity(verified.clone());
+        assert!(who.email_verified, "{verified}");
+        assert_eq!(who.email.as_deref(), Some(email));
+    }
+    for unverified in [
+        json!({ "email": email }),
+        json!({ "email": email, "emailVerified": false }),
+        json!({ "email": email, "email_verified": "true" }),
+        json!({ "email": email, "emailVerified": 1 }),
+        json!({ "email": email, "email_verified": null }),
+        // A flag without a usable email vouches for nothing.
+        json!({ "emailVerified": true }),
+        json!({ "email": "", "email_verified": true }),
+    ] {
+        assert!(!identity(unverified.clone()).email_verified, "{unverified}");
+    }
+    // Better Auth's jwt plugin payload carries its user's flag.
+    let token = fixtures::sign(
+        "ed",
+        "EdDSA",
+        Some("ed"),
+        better_auth_claims(json!({ "emailVerified": true })),
+    );
+    assert!(
+        jwks_verify(&token, &key_set(), &expect_origin())
+            .unwrap()
+            .email_verified
+    );
+}

@@ -188,19 +188,28 @@ pub async fn get_task(client: &Client, user_id: &str, id: Uuid) -> Result<Task, 
 }
 
 /// Creates a task for `$1` in one statement that also keeps the owner's `users` row in step
-/// with the token: the identity provider owns emails, so when this user presents an email
-/// (`$2`) another id holds, that id gives it up first (`released`);
-/// `(select count(*) from released)` forces `released` to run before the upsert (`synced`), so
-/// the unique index never sees both at once. A create without `Idempotency-Key` never touches
-/// `idempotency_keys` (no locks there: its maintenance cannot stall these creates).
+/// with the token. The identity provider owns emails, but only a claim it vouches for (`$6`,
+/// the token's verified flag) may take an email from another user: then that id gives it up
+/// first (`released`). An unverified email (`$6` false) is stored only while no other id
+/// holds it (`presented`); otherwise a new row's email stays null and an existing row keeps
+/// its own. `(select count(*) from released)` forces `released` to run before the upsert
+/// (`synced`), so the unique index never sees both at once; two unverified claims racing for
+/// a free email collide on it, and the retry then sees the winner. A create without
+/// `Idempotency-Key` never touches `idempotency_keys` (no locks there: its maintenance cannot
+/// stall these creates).
 const INSERT_TASK: &str = "
 with released as (
     update users set email = null
-    where $2::text is not null and lower(email) = lower($2::text) and id <> $1
+    where $6::bool and $2::text is not null and lower(email) = lower($2::text) and id <> $1
     returning 1
+), presented as (
+    select case when $6::bool or not exists (
+        select 1 from users where lower(email) = lower($2::text) and id <> $1
+    ) then $2::text end as email
+    from (select count(*) from released) as r
 ), synced as (
     insert into users (id, email)
-    select $1, $2::text from (select count(*) from released) as r
+    select $1, email from presented
     on conflict (id) do update set email = excluded.email
     where excluded.email is not null and users.email is distinct from excluded.email
     returning 1
@@ -209,35 +218,40 @@ insert into tasks (user_id, title, description, completed)
 select $1, $3, $4, $5 from (select count(*) from synced) as s
 returning id, user_id, title, description, completed, created_at, updated_at, version";
 
-/// [`INSERT_TASK`] with an idempotency key (`$6`), claimed in the same statement: up to 100
+/// [`INSERT_TASK`] with an idempotency key (`$7`), claimed in the same statement: up to 100
 /// expired keys of any user are swept (`swept`); the key is claimed, or reclaimed in place when
 /// expired (`claimed`). When it is live (a replay, or a concurrent duplicate that committed
 /// first) `claimed` is empty and nothing is inserted; the task takes the claimed key's id.
 const INSERT_TASK_WITH_KEY: &str = "
 with released as (
     update users set email = null
-    where $2::text is not null and lower(email) = lower($2::text) and id <> $1
+    where $6::bool and $2::text is not null and lower(email) = lower($2::text) and id <> $1
     returning 1
+), presented as (
+    select case when $6::bool or not exists (
+        select 1 from users where lower(email) = lower($2::text) and id <> $1
+    ) then $2::text end as email
+    from (select count(*) from released) as r
 ), synced as (
     insert into users (id, email)
-    select $1, $2::text from (select count(*) from released) as r
+    select $1, email from presented
     on conflict (id) do update set email = excluded.email
     where excluded.email is not null and users.email is distinct from excluded.email
     returning 1
 ), swept as (
     delete from idempotency_keys where ctid in (
         select ctid from idempotency_keys
-        where created_at < now() - $7::interval and not (user_id = $1 and key = $6)
+        where created_at < now() - $8::interval and not (user_id = $1 and key = $7)
         limit 100
         for update skip locked
     )
 ), claimed as (
     insert into idempotency_keys (user_id, key, title, description, completed, task_id)
-    select $1, $6, $3, $4, $5, gen_random_uuid() from (select count(*) from synced) as s
+    select $1, $7, $3, $4, $5, gen_random_uuid() from (select count(*) from synced) as s
     on conflict (user_id, key) do update set
         title = excluded.title, description = excluded.description,
         completed = excluded.completed, task_id = excluded.task_id, created_at = now()
-    where idempotency_keys.created_at < now() - $7::interval
+    where idempotency_keys.created_at < now() - $8::interval
     returning task_id
 )
 insert into tasks (id, user_id, title, description, completed)
@@ -267,12 +281,13 @@ pub async fn insert_task(
     task: &NewTask,
     idempotency_key: Option<&str>,
 ) -> Result<Created, ApiError> {
-    let common: [(&(dyn ToSql + Sync), Type); 5] = [
+    let common: [(&(dyn ToSql + Sync), Type); 6] = [
         (&who.user_id, Type::TEXT),
         (&who.email, Type::TEXT),
         (&task.title, Type::TEXT),
         (&task.description, Type::TEXT),
         (&task.completed, Type::BOOL),
+        (&who.email_verified, Type::BOOL),
     ];
     let Some(key) = idempotency_key else {
         let row = query_retrying_email_race(client, INSERT_TASK, &common).await?;

@@ -264,10 +264,11 @@ function readCompatibilityDate() {
   return readWranglerToml().match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
 }
 
-/** A fresh user with a valid token, and fetch helpers bound to the worker at `base`. */
-export function newUser(base, { id, email, prefix = "user" } = {}) {
+/** A fresh user with a valid token, and fetch helpers bound to the worker at `base`.
+ *  `emailVerified` and `extra` go to mintToken (scripts/token.mjs). */
+export function newUser(base, { id, email, emailVerified, extra, prefix = "user" } = {}) {
   id ??= `${prefix}-${crypto.randomBytes(12).toString("hex")}`;
-  const token = mintToken({ userId: id, secret: SECRET, email });
+  const token = mintToken({ userId: id, secret: SECRET, email, emailVerified, extra });
   return {
     id,
     token,
