@@ -39,8 +39,9 @@ export const AUTH_VARS = [
   "CORS_ALLOWED_ORIGINS",
 ];
 
-/** A variable from the environment (even when empty: `JWT_ISSUER=` means "no check"), else
- *  from .dev.vars in the working directory; undefined when neither has it. */
+/** A variable from the environment (even when empty, so that the worker sees, and refuses, an
+ *  empty `JWT_ISSUER=`), else from .dev.vars in the working directory; undefined when neither
+ *  has it. */
 export function readDevVar(name, devVarsPath = ".dev.vars") {
   if (process.env[name] !== undefined) return process.env[name];
   if (!fs.existsSync(devVarsPath)) return undefined;

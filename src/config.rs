@@ -7,7 +7,9 @@
 //!   signed with the asymmetric keys Better Auth's `jwt` plugin publishes as a JWKS.
 //!
 //! Neither, or any value that is set but unusable, fails closed: every `/api` request is a 500
-//! until the deployment is fixed (a half-working auth configuration is worse than none).
+//! until the deployment is fixed (a half-working auth configuration is worse than none). So does
+//! a JWKS whose tokens would have no expected issuer or audience: without `BETTER_AUTH_URL`,
+//! `JWT_ISSUER` and `JWT_AUDIENCE` must each name a value or say [`CHECK_OFF`].
 
 use jwt_compact::alg::Hs256Key;
 use url::Url;
@@ -20,10 +22,15 @@ pub const URL_VAR: &str = "BETTER_AUTH_URL";
 pub const JWKS_URL_VAR: &str = "BETTER_AUTH_JWKS_URL";
 /// The JWKS document itself, for deployments that pin their keys instead of fetching them.
 pub const JWKS_VAR: &str = "BETTER_AUTH_JWKS";
-/// Expected `iss`; an empty value switches the check off.
+/// Expected `iss`; [`CHECK_OFF`] switches the check off.
 pub const ISSUER_VAR: &str = "JWT_ISSUER";
-/// Expected `aud` (the token's `aud` may be a string or an array holding it); empty = off.
+/// Expected `aud` (the token's `aud` may be a string or an array holding it); [`CHECK_OFF`]
+/// switches the check off.
 pub const AUDIENCE_VAR: &str = "JWT_AUDIENCE";
+/// The value of [`ISSUER_VAR`] or [`AUDIENCE_VAR`] that switches that check off. A word, not an
+/// empty value: an empty variable is what a template with a missing value leaves behind, and it
+/// must not silently disable a check, so it is refused.
+pub const CHECK_OFF: &str = "off";
 /// Signs list paging cursors; defaults to `BETTER_AUTH_SECRET`.
 pub const CURSOR_SECRET_VAR: &str = "CURSOR_SECRET";
 /// The Hyperdrive binding in `wrangler.toml`.
@@ -45,6 +52,41 @@ pub struct Config {
     pub jwks_expect: Expect,
 }
 
+/// What one of the claim variables ([`ISSUER_VAR`], [`AUDIENCE_VAR`]) says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ClaimCheck {
+    /// Not set: the default applies.
+    Default,
+    /// [`CHECK_OFF`]: no check.
+    Off,
+    /// This value is expected.
+    Expect(String),
+}
+
+impl ClaimCheck {
+    fn read(get: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Self, ()> {
+        match get(name) {
+            None => Ok(ClaimCheck::Default),
+            Some(raw) => match raw.trim() {
+                "" => Err(()),
+                CHECK_OFF => Ok(ClaimCheck::Off),
+                value => Ok(ClaimCheck::Expect(value.to_owned())),
+            },
+        }
+    }
+
+    /// The expected value (`Some(None)`: no check), with `default` standing in for an unset
+    /// variable; `None` when the variable is unset and there is no default, so nothing says
+    /// what to expect.
+    fn resolve(&self, default: Option<&String>) -> Option<Option<String>> {
+        match self {
+            ClaimCheck::Default => default.cloned().map(Some),
+            ClaimCheck::Off => Some(None),
+            ClaimCheck::Expect(value) => Some(Some(value.clone())),
+        }
+    }
+}
+
 /// Where asymmetric verification keys come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
@@ -64,8 +106,8 @@ pub struct Expect {
 impl Config {
     /// Builds the configuration, or says (for the log, not the client) why it cannot.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, &'static str> {
-        // An empty variable is treated as unset, except for the two claim overrides where
-        // empty has a meaning of its own.
+        // An empty variable is treated as unset, except for the two claim overrides, where an
+        // empty value is refused ([`CHECK_OFF`] says why).
         let get_set = |name: &str| get(name).filter(|value| !value.trim().is_empty());
 
         let hs256_key = match get_set(SECRET_VAR) {
@@ -104,20 +146,32 @@ impl Config {
             );
         }
 
+        let issuer = ClaimCheck::read(&get, ISSUER_VAR).map_err(|()| {
+            "JWT_ISSUER is empty; set it to the expected issuer, or to `off` to switch the check off; every /api request is refused until then"
+        })?;
+        let audience = ClaimCheck::read(&get, AUDIENCE_VAR).map_err(|()| {
+            "JWT_AUDIENCE is empty; set it to the expected audience, or to `off` to switch the check off; every /api request is refused until then"
+        })?;
         // Better Auth signs `iss` and `aud` as its base URL's origin.
         let origin = base.map(|base| base.origin().ascii_serialization());
-        let issuer = get(ISSUER_VAR);
-        let audience = get(AUDIENCE_VAR);
-        let explicit = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
-        let jwks_expect = Expect {
-            issuer: issuer
-                .as_ref()
-                .map_or(origin.clone(), |_| explicit(&issuer)),
-            audience: audience.as_ref().map_or(origin, |_| explicit(&audience)),
+        let jwks_expect = match (issuer.resolve(origin.as_ref()), audience.resolve(origin.as_ref())) {
+            (Some(issuer), Some(audience)) => Expect { issuer, audience },
+            // Keys without a base URL: any issuer's token for any API would pass unless the
+            // deployment says what to expect, or says it expects nothing.
+            _ if jwks.is_none() => Expect::default(),
+            (None, None) => return Err(
+                "BETTER_AUTH_JWKS_URL or BETTER_AUTH_JWKS is set without BETTER_AUTH_URL, JWT_ISSUER or JWT_AUDIENCE, so tokens of any issuer for any audience would pass; set JWT_ISSUER and JWT_AUDIENCE (`off` switches a check off); every /api request is refused until then",
+            ),
+            (None, Some(_)) => return Err(
+                "BETTER_AUTH_JWKS_URL or BETTER_AUTH_JWKS is set without BETTER_AUTH_URL or JWT_ISSUER, so tokens of any issuer would pass; set JWT_ISSUER (`off` switches the check off); every /api request is refused until then",
+            ),
+            (Some(_), None) => return Err(
+                "BETTER_AUTH_JWKS_URL or BETTER_AUTH_JWKS is set without BETTER_AUTH_URL or JWT_AUDIENCE, so tokens for any audience would pass; set JWT_AUDIENCE (`off` switches the check off); every /api request is refused until then",
+            ),
         };
         let hs256_expect = Expect {
-            issuer: explicit(&issuer),
-            audience: explicit(&audience),
+            issuer: issuer.resolve(None).flatten(),
+            audience: audience.resolve(None).flatten(),
         };
 
         Ok(Config {
@@ -216,12 +270,12 @@ mod tests {
     }
 
     #[test]
-    fn overrides_win_and_empty_overrides_switch_checks_off() {
+    fn overrides_win_and_off_switches_checks_off() {
         let config = config(&[
             (URL_VAR, "https://auth.example.com"),
             (JWKS_URL_VAR, "https://cdn.example.com/keys.json"),
-            (ISSUER_VAR, "https://issuer.example"),
-            (AUDIENCE_VAR, ""),
+            (ISSUER_VAR, " https://issuer.example "),
+            (AUDIENCE_VAR, CHECK_OFF),
             (SECRET_VAR, SECRET),
         ])
         .unwrap();
@@ -240,14 +294,127 @@ mod tests {
         assert_eq!(config.hs256_expect, expect);
     }
 
+    /// What a key set without `BETTER_AUTH_URL` expects under each combination of the two
+    /// claim variables (`None`: unset): a value, `off`, or a refusal to start.
     #[test]
-    fn an_inline_key_set_needs_no_url() {
-        let config = config(&[(JWKS_VAR, r#"{"keys":[]}"#)]).unwrap();
+    fn a_key_set_without_a_base_url_needs_both_checks_configured_or_switched_off() {
+        let jwks_url = (JWKS_URL_VAR, "https://cdn.example.com/keys.json");
+        let inline = (JWKS_VAR, r#"{"keys":[]}"#);
+        let iss = "https://auth.example.com";
+        let aud = "https://api.example.com";
+        for keys in [jwks_url, inline] {
+            for (issuer, audience, expected) in [
+                (
+                    None,
+                    None,
+                    Err("without BETTER_AUTH_URL, JWT_ISSUER or JWT_AUDIENCE"),
+                ),
+                (Some(iss), None, Err("set JWT_AUDIENCE")),
+                (None, Some(aud), Err("set JWT_ISSUER")),
+                (Some(CHECK_OFF), None, Err("set JWT_AUDIENCE")),
+                (None, Some(CHECK_OFF), Err("set JWT_ISSUER")),
+                (Some(iss), Some(aud), Ok((Some(iss), Some(aud)))),
+                (Some(iss), Some(CHECK_OFF), Ok((Some(iss), None))),
+                (Some(CHECK_OFF), Some(aud), Ok((None, Some(aud)))),
+                (Some(CHECK_OFF), Some(CHECK_OFF), Ok((None, None))),
+            ] {
+                let mut vars = vec![keys];
+                vars.extend(issuer.map(|value| (ISSUER_VAR, value)));
+                vars.extend(audience.map(|value| (AUDIENCE_VAR, value)));
+                // A secret beside the keys changes nothing: the JWKS half must be sound too.
+                for with_secret in [false, true] {
+                    let mut vars = vars.clone();
+                    if with_secret {
+                        vars.push((SECRET_VAR, SECRET));
+                    }
+                    let case = format!("{vars:?}");
+                    match (config(&vars), expected) {
+                        (Ok(config), Ok((issuer, audience))) => {
+                            assert_eq!(config.jwks_expect.issuer.as_deref(), issuer, "{case}");
+                            assert_eq!(config.jwks_expect.audience.as_deref(), audience, "{case}");
+                        }
+                        (Err(err), Err(needle)) => {
+                            assert!(err.contains(needle), "{case}: {err}");
+                            assert!(
+                                err.contains("every /api request is refused"),
+                                "{case}: {err}"
+                            );
+                        }
+                        (got, want) => panic!("{case}: got {:?}, want {want:?}", got.err()),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_better_auth_url_supplies_either_check_the_variables_leave_unset() {
+        let base = (URL_VAR, "https://auth.example.com");
+        let origin = Some("https://auth.example.com");
+        for (vars, issuer, audience) in [
+            (vec![base], origin, origin),
+            (vec![base, (ISSUER_VAR, CHECK_OFF)], None, origin),
+            (
+                vec![base, (AUDIENCE_VAR, "https://api.example.com")],
+                origin,
+                Some("https://api.example.com"),
+            ),
+            (
+                vec![base, (ISSUER_VAR, CHECK_OFF), (AUDIENCE_VAR, CHECK_OFF)],
+                None,
+                None,
+            ),
+        ] {
+            let config = config(&vars).unwrap();
+            assert_eq!(config.jwks_expect.issuer.as_deref(), issuer, "{vars:?}");
+            assert_eq!(config.jwks_expect.audience.as_deref(), audience, "{vars:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_claim_variable_is_refused_rather_than_read_as_off() {
+        for name in [ISSUER_VAR, AUDIENCE_VAR] {
+            for empty in ["", "  "] {
+                for base in [
+                    vec![(URL_VAR, "https://auth.example.com")],
+                    vec![(SECRET_VAR, SECRET)],
+                ] {
+                    let mut vars = base.clone();
+                    vars.push((name, empty));
+                    let err = config(&vars).err().unwrap();
+                    assert!(
+                        err.starts_with(&format!("{name} is empty")),
+                        "{vars:?}: {err}"
+                    );
+                    assert!(err.contains("`off`"), "{err}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hs256_alone_has_no_claim_checks_unless_asked_and_off_means_none() {
+        for vars in [
+            vec![(SECRET_VAR, SECRET)],
+            vec![
+                (SECRET_VAR, SECRET),
+                (ISSUER_VAR, CHECK_OFF),
+                (AUDIENCE_VAR, CHECK_OFF),
+            ],
+        ] {
+            let config = config(&vars).unwrap();
+            assert_eq!(config.jwks, None);
+            assert_eq!(config.hs256_expect, Expect::default(), "{vars:?}");
+        }
+        let config =
+            config(&[(SECRET_VAR, SECRET), (AUDIENCE_VAR, "https://api.example")]).unwrap();
         assert_eq!(
-            config.jwks,
-            Some(KeySource::Inline(r#"{"keys":[]}"#.into()))
+            config.hs256_expect,
+            Expect {
+                issuer: None,
+                audience: Some("https://api.example".into())
+            }
         );
-        assert_eq!(config.jwks_expect, Expect::default());
     }
 
     #[test]

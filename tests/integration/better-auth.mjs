@@ -212,7 +212,7 @@ describe("Better Auth JWKS: key rotation", () => {
 });
 
 describe("Better Auth JWKS: issuer and audience", () => {
-  let ba, multi;
+  let ba, multi, jwks;
   const workers = {};
   before(async () => {
     // The audience array names the instance's own URL, so pick its port before it starts.
@@ -222,12 +222,20 @@ describe("Better Auth JWKS: issuer and audience", () => {
       startBetterAuth({ port, jwt: { audience: ["https://api.example.test", `http://127.0.0.1:${port}`] } }),
     ]);
     const elsewhere = "https://auth.example.test";
+    jwks = JSON.stringify(await ba.jwks());
     const configs = {
       otherIssuer: { BETTER_AUTH_URL: ba.url, JWT_ISSUER: "https://issuer.example.test" },
       otherAudience: { BETTER_AUTH_URL: ba.url, JWT_AUDIENCE: "https://api.example.test" },
       // BETTER_AUTH_URL names another origin; the keys come from BETTER_AUTH_JWKS_URL.
       checksOn: { BETTER_AUTH_URL: elsewhere, BETTER_AUTH_JWKS_URL: ba.jwksUrl },
-      checksOff: { BETTER_AUTH_URL: elsewhere, BETTER_AUTH_JWKS_URL: ba.jwksUrl, JWT_ISSUER: "", JWT_AUDIENCE: "" },
+      checksOff: { BETTER_AUTH_URL: elsewhere, BETTER_AUTH_JWKS_URL: ba.jwksUrl, JWT_ISSUER: "off", JWT_AUDIENCE: "off" },
+      // Keys without BETTER_AUTH_URL: both expectations must be configured, or switched off.
+      keysOnly: { BETTER_AUTH_JWKS_URL: ba.jwksUrl },
+      inlineOnly: { BETTER_AUTH_JWKS: jwks, BETTER_AUTH_SECRET: SECRET },
+      issuerOnly: { BETTER_AUTH_JWKS_URL: ba.jwksUrl, JWT_ISSUER: ba.url },
+      keysExplicit: { BETTER_AUTH_JWKS: jwks, JWT_ISSUER: ba.url, JWT_AUDIENCE: ba.url },
+      // An empty value is refused, not read as "off".
+      emptyAudience: { BETTER_AUTH_URL: ba.url, JWT_AUDIENCE: "" },
       multi: { BETTER_AUTH_URL: multi.url },
       multiApi: { BETTER_AUTH_URL: multi.url, JWT_AUDIENCE: "https://api.example.test" },
     };
@@ -250,10 +258,30 @@ describe("Better Auth JWKS: issuer and audience", () => {
     await expect401(await call(workers.otherAudience.url, user.token, "GET", `/api/${user.userId}/tasks`));
   });
 
-  it("checks iss and aud against BETTER_AUTH_URL's origin, and not at all when set to empty", async () => {
+  it("checks iss and aud against BETTER_AUTH_URL's origin, and not at all when set to off", async () => {
     const user = await ba.newUser();
     await expect401(await call(workers.checksOn.url, user.token, "GET", `/api/${user.userId}/tasks`));
     assert.equal(await listStatus(workers.checksOff.url, user.token, user.userId), 200);
+  });
+
+  it("fails closed without an expected issuer and audience for keys given without BETTER_AUTH_URL", async () => {
+    const user = await ba.newUser();
+    for (const [name, cause] of [
+      ["keysOnly", "without BETTER_AUTH_URL, JWT_ISSUER or JWT_AUDIENCE, so tokens of any issuer for any audience would pass"],
+      ["inlineOnly", "without BETTER_AUTH_URL, JWT_ISSUER or JWT_AUDIENCE, so tokens of any issuer for any audience would pass"],
+      ["issuerOnly", "without BETTER_AUTH_URL or JWT_AUDIENCE, so tokens for any audience would pass"],
+      ["emptyAudience", "JWT_AUDIENCE is empty; set it to the expected audience, or to `off`"],
+    ]) {
+      const response = await call(workers[name].url, user.token, "GET", `/api/${user.userId}/tasks`);
+      const line = await logLineOf(workers[name], response);
+      const error = await expectError(response, 500, "server_misconfigured");
+      assert.doesNotMatch(error.message, /JWT_|BETTER_AUTH/, `${name}: the client is told nothing of the configuration`);
+      assert.equal(line.error, "server_misconfigured", name);
+      assert.ok(line.cause.includes(cause), `${name}: ${line.cause}`);
+      assert.equal((await fetch(`${workers[name].url}/health`)).status, 200, `${name}: /health still answers`);
+    }
+    // The same keys with both expectations configured: the token verifies.
+    assert.equal(await listStatus(workers.keysExplicit.url, user.token, user.userId), 200);
   });
 
   it("accepts an aud array that contains the expected audience", async () => {
