@@ -29,9 +29,15 @@ const BASE_PATH = "/api/auth";
 /**
  * Starts Better Auth on 127.0.0.1 (`port`, default a free one).
  * Options: `alg` (default "EdDSA"), `rotationInterval` and `gracePeriod` (seconds, passed to
- * `jwks`), `jwt` (the plugin's `jwt` option: definePayload, getSubject, issuer, audience…).
+ * `jwks`), `jwt` (the plugin's `jwt` option: definePayload, getSubject, issuer, audience…),
+ * `plugin` (more options of the plugin, e.g. `sessionCookieCache`), `options` (more options
+ * of `betterAuth()`, e.g. `emailVerification`, `session`), `secret` (its BETTER_AUTH_SECRET;
+ * default a random one, returned as `secret`).
  */
-export async function startBetterAuth({ port = 0, alg = "EdDSA", rotationInterval, gracePeriod, jwt: jwtOptions } = {}) {
+export async function startBetterAuth({
+  port = 0, alg = "EdDSA", rotationInterval, gracePeriod, jwt: jwtOptions, plugin = {}, options = {},
+  secret = crypto.randomBytes(32).toString("base64url"),
+} = {}) {
   if (!(alg in KEY_PAIRS)) throw new Error(`unsupported alg ${alg}; one of ${Object.keys(KEY_PAIRS).join(", ")}`);
 
   // A plain TCP listener in front of the HTTP server, so that "blackhole" can accept
@@ -78,14 +84,16 @@ export async function startBetterAuth({ port = 0, alg = "EdDSA", rotationInterva
   const auth = betterAuth({
     baseURL: url,
     basePath: BASE_PATH,
-    secret: crypto.randomBytes(32).toString("base64url"),
+    secret,
     database: memoryAdapter(db),
     emailAndPassword: { enabled: true },
     rateLimit: { enabled: false },
     telemetry: { enabled: false },
+    ...options,
     plugins: [jwt({
       ...(Object.keys(jwks).length ? { jwks } : {}),
       ...(jwtOptions ? { jwt: jwtOptions } : {}),
+      ...plugin,
     })],
   });
   handler = toNodeHandler(auth);
@@ -100,6 +108,7 @@ export async function startBetterAuth({ port = 0, alg = "EdDSA", rotationInterva
     url,
     jwksUrl,
     auth,
+    secret,
 
     /** Signs a user up (random email unless given) and returns its id, cookie and a JWT. */
     async newUser({ email, password = "correct horse battery staple", name = "Test User" } = {}) {

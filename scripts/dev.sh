@@ -4,10 +4,10 @@
 #
 #   DATABASE_URL          use this database (local PostgreSQL or Neon); otherwise an embedded
 #                         PostgreSQL (PGlite) with its data in .data/pglite, kept across runs
-#   BETTER_AUTH_SECRET    the HS256 secret; otherwise .dev.vars
+#   JWT_SECRET            the HS256 secret (or BETTER_AUTH_SECRET); otherwise .dev.vars
 #   BETTER_AUTH_URL       a Better Auth server whose JWKS-signed tokens to accept (likewise
 #                         BETTER_AUTH_JWKS_URL, BETTER_AUTH_JWKS, JWT_ISSUER, JWT_AUDIENCE)
-#                         With none of these anywhere, an HS256 secret is generated into .dev.vars.
+#                         With none of these anywhere, a JWT_SECRET is generated into .dev.vars.
 #   PORT                  the API's port (8787); PGLITE_PORT the embedded database's (54329)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,9 +33,9 @@ trap 'exit 130' INT TERM
 secret=$(node scripts/token.mjs --print-secret 2>/dev/null || true)
 auth_env=$(node scripts/token.mjs --auth-env)
 if [ -z "$secret" ] && ! grep -qE "^BETTER_AUTH_(URL|JWKS_URL|JWKS)='.+'" <<<"$auth_env"; then
-  log "no BETTER_AUTH_SECRET or BETTER_AUTH_URL in the environment or .dev.vars: generating a secret into .dev.vars"
+  log "no JWT_SECRET, BETTER_AUTH_SECRET or BETTER_AUTH_URL in the environment or .dev.vars: generating a JWT_SECRET into .dev.vars"
   secret=$(node -e 'console.log(require("crypto").randomBytes(48).toString("base64url"))')
-  printf 'BETTER_AUTH_SECRET=%s\n' "$secret" >> .dev.vars
+  printf 'JWT_SECRET=%s\n' "$secret" >> .dev.vars
   chmod 600 .dev.vars
   auth_env=$(node scripts/token.mjs --auth-env)
 fi
@@ -78,11 +78,11 @@ done
 printf '\n  The task API is up on http://127.0.0.1:%s (Ctrl-C stops it and everything it started).\n' "$PORT" >&2
 if [ -n "$secret" ]; then
   user=${DEV_USER_ID:-dev-user}
-  token=$(BETTER_AUTH_SECRET=$secret node scripts/token.mjs "$user")
+  token=$(JWT_SECRET=$secret node scripts/token.mjs "$user")
   cat >&2 <<MSG
 
-  HS256 tokens signed with BETTER_AUTH_SECRET are accepted. One for user '$user', valid for an
-  hour (make token USER_ID=… mints more):
+  HS256 tokens signed with JWT_SECRET (else BETTER_AUTH_SECRET) are accepted. One for user
+  '$user', valid for an hour (make token USER_ID=… mints more):
 
   curl -s -X POST http://127.0.0.1:$PORT/api/$user/tasks \\
     -H "Authorization: Bearer $token" \\

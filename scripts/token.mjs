@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Mints an HS256 token the worker accepts, signed with BETTER_AUTH_SECRET (environment, else
-// .dev.vars). Used by `make token USER_ID=…`, by `make dev`'s ready-to-paste curl and by the
-// integration tests. `--auth-env` prints the worker's auth variables for `make dev`.
+// Mints an HS256 token the worker accepts, signed with JWT_SECRET, else BETTER_AUTH_SECRET
+// (environment, else .dev.vars), as the worker picks its key. Used by `make token USER_ID=…`, by
+// `make dev`'s ready-to-paste curl and by the integration tests. `--auth-env` prints the
+// worker's auth variables for `make dev`.
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -9,7 +10,9 @@ import { fileURLToPath } from "node:url";
 const b64url = (value) =>
   Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
 
-/** Signs `claims` with `secret`; `header` may override the JOSE header (tests forge with it). */
+/** Signs `claims` with `secret`; `header` may override the JOSE header (tests forge with it).
+ *  The default header's `typ: "JWT"` is what the worker requires of an HS256 token: Better
+ *  Auth's own HS256 tokens never carry it (docs/auth.md, "HS256"). */
 export function signToken(claims, secret, header = { alg: "HS256", typ: "JWT" }) {
   const signingInput = `${b64url(header)}.${b64url(claims)}`;
   const signature = crypto.createHmac("sha256", secret).update(signingInput).digest("base64url");
@@ -29,6 +32,7 @@ export function mintToken({ userId, secret, email, emailVerified, ttlSeconds = 3
 
 /** The worker variables `make dev` passes through (see docs/operations.md, "Configuration"). */
 export const AUTH_VARS = [
+  "JWT_SECRET",
   "BETTER_AUTH_SECRET",
   "BETTER_AUTH_URL",
   "BETTER_AUTH_JWKS_URL",
@@ -52,9 +56,9 @@ export function readDevVar(name, devVarsPath = ".dev.vars") {
   return undefined;
 }
 
-/** The HS256 secret, if one is configured. */
+/** The HS256 secret the worker verifies with, if one is configured: JWT_SECRET wins. */
 export function readSecret(devVarsPath = ".dev.vars") {
-  return readDevVar("BETTER_AUTH_SECRET", devVarsPath) || undefined;
+  return readDevVar("JWT_SECRET", devVarsPath) || readDevVar("BETTER_AUTH_SECRET", devVarsPath) || undefined;
 }
 
 const isMain = process.argv[1] === fileURLToPath(import.meta.url);
@@ -80,7 +84,7 @@ if (isMain && process.argv[2] === "--auth-env") {
   const secret = readSecret();
   if (!userId || !secret) {
     console.error("usage: USER_ID=<id> [EMAIL=<email> [EMAIL_VERIFIED=1]] [TTL=<seconds>] make token");
-    console.error("needs BETTER_AUTH_SECRET in the environment or .dev.vars (make dev writes one)");
+    console.error("needs JWT_SECRET or BETTER_AUTH_SECRET in the environment or .dev.vars (make dev writes one)");
     process.exit(2);
   }
   const ttlSeconds = Number(process.env.TTL || 3600);

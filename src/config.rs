@@ -2,7 +2,7 @@
 //! unit-tested on the host.
 //!
 //! Two ways to accept tokens, either or both:
-//! - `BETTER_AUTH_SECRET`: HS256 tokens signed with this shared secret.
+//! - `JWT_SECRET`, else `BETTER_AUTH_SECRET`: HS256 tokens signed with this shared secret.
 //! - `BETTER_AUTH_URL` (or `BETTER_AUTH_JWKS_URL`, or an inline `BETTER_AUTH_JWKS`): tokens
 //!   signed with the asymmetric keys Better Auth's `jwt` plugin publishes as a JWKS.
 //!
@@ -14,8 +14,11 @@
 use jwt_compact::alg::Hs256Key;
 use url::Url;
 
-/// The secret that signs HS256 tokens (a Worker secret; `.dev.vars` locally).
+/// Better Auth's own secret. It also signs Better Auth's internal HS256 tokens, which the token
+/// rules tell apart by their header ([`crate::auth::token`]); [`JWT_SECRET_VAR`] wins over it.
 pub const SECRET_VAR: &str = "BETTER_AUTH_SECRET";
+/// A secret for HS256 tokens alone, shared with a signer that need not hold Better Auth's.
+pub const JWT_SECRET_VAR: &str = "JWT_SECRET";
 /// Better Auth's base URL: the JWKS is at `{url}/api/auth/jwks`, `iss`/`aud` are its origin.
 pub const URL_VAR: &str = "BETTER_AUTH_URL";
 /// Overrides where the JWKS is fetched from.
@@ -31,7 +34,7 @@ pub const AUDIENCE_VAR: &str = "JWT_AUDIENCE";
 /// empty value: an empty variable is what a template with a missing value leaves behind, and it
 /// must not silently disable a check, so it is refused.
 pub const CHECK_OFF: &str = "off";
-/// Signs list paging cursors; defaults to `BETTER_AUTH_SECRET`.
+/// Signs list paging cursors; defaults to the HS256 secret.
 pub const CURSOR_SECRET_VAR: &str = "CURSOR_SECRET";
 /// The Hyperdrive binding in `wrangler.toml`.
 pub const HYPERDRIVE_BINDING: &str = "HYPERDRIVE";
@@ -42,7 +45,7 @@ const JWKS_PATH: &str = "/api/auth/jwks";
 
 /// What the `/api` routes need to authenticate a request.
 pub struct Config {
-    /// HMAC key for HS256 tokens, when [`SECRET_VAR`] is set.
+    /// HMAC key for HS256 tokens: [`JWT_SECRET_VAR`], else [`SECRET_VAR`], when either is set.
     pub hs256_key: Option<Hs256Key>,
     /// The claims HS256 tokens must carry: only what `JWT_ISSUER`/`JWT_AUDIENCE` ask for.
     pub hs256_expect: Expect,
@@ -110,15 +113,27 @@ impl Config {
         // empty value is refused ([`CHECK_OFF`] says why).
         let get_set = |name: &str| get(name).filter(|value| !value.trim().is_empty());
 
-        let hs256_key = match get_set(SECRET_VAR) {
-            Some(secret) if secret.len() < MIN_SECRET_BYTES => {
-                return Err(
-                    "BETTER_AUTH_SECRET is shorter than 32 bytes; every /api request is refused until it is replaced",
-                )
-            }
-            Some(secret) => Some(Hs256Key::new(secret.as_bytes())),
-            None => None,
+        let secret = |name: &str, short: &'static str| match get_set(name) {
+            Some(secret) if secret.len() < MIN_SECRET_BYTES => Err(short),
+            other => Ok(other),
         };
+        let jwt_secret = secret(
+            JWT_SECRET_VAR,
+            "JWT_SECRET is shorter than 32 bytes; every /api request is refused until it is replaced",
+        )?;
+        let better_auth_secret = secret(
+            SECRET_VAR,
+            "BETTER_AUTH_SECRET is shorter than 32 bytes; every /api request is refused until it is replaced",
+        )?;
+        if jwt_secret.is_some() && jwt_secret == better_auth_secret {
+            return Err(
+                "JWT_SECRET equals BETTER_AUTH_SECRET, which defeats its purpose (give it a secret of its own); every /api request is refused until then",
+            );
+        }
+        // The dedicated secret wins: with it set, Better Auth's own secret verifies nothing here.
+        let hs256_key = jwt_secret
+            .or(better_auth_secret)
+            .map(|secret| Hs256Key::new(secret.as_bytes()));
 
         let base = match get_set(URL_VAR) {
             Some(raw) => Some(http_url(&raw).ok_or(
@@ -142,7 +157,7 @@ impl Config {
 
         if hs256_key.is_none() && jwks.is_none() {
             return Err(
-                "neither BETTER_AUTH_SECRET nor BETTER_AUTH_URL (or BETTER_AUTH_JWKS_URL / BETTER_AUTH_JWKS) is set; every /api request is refused until one is",
+                "neither JWT_SECRET, BETTER_AUTH_SECRET nor BETTER_AUTH_URL (or BETTER_AUTH_JWKS_URL / BETTER_AUTH_JWKS) is set; every /api request is refused until one is",
             );
         }
 
@@ -183,12 +198,13 @@ impl Config {
     }
 }
 
-/// The key that signs paging cursors: `CURSOR_SECRET`, else `BETTER_AUTH_SECRET`, else a fixed
-/// key. Cursors only ever address the requesting user's own rows and are bound to that user, so
+/// The key that signs paging cursors: `CURSOR_SECRET`, else `JWT_SECRET`, else
+/// `BETTER_AUTH_SECRET`, else a fixed key. The MAC's input starts with a binary length prefix,
+/// so it never equals a JWT's signing input under the same key. Cursors only ever address the requesting user's own rows and are bound to that user, so
 /// the fixed key (JWKS-only deployments without `CURSOR_SECRET`) still refuses edited or
 /// transplanted cursors; a secret key also makes them unforgeable.
 pub fn cursor_key(get: impl Fn(&str) -> Option<String>) -> Vec<u8> {
-    [CURSOR_SECRET_VAR, SECRET_VAR]
+    [CURSOR_SECRET_VAR, JWT_SECRET_VAR, SECRET_VAR]
         .iter()
         .find_map(|name| get(name).filter(|value| !value.is_empty()))
         .map(String::into_bytes)
@@ -406,8 +422,11 @@ mod tests {
             assert_eq!(config.jwks, None);
             assert_eq!(config.hs256_expect, Expect::default(), "{vars:?}");
         }
-        let config =
-            config(&[(SECRET_VAR, SECRET), (AUDIENCE_VAR, "https://api.example")]).unwrap();
+        let config = config(&[
+            (JWT_SECRET_VAR, SECRET),
+            (AUDIENCE_VAR, "https://api.example"),
+        ])
+        .unwrap();
         assert_eq!(
             config.hs256_expect,
             Expect {
@@ -415,6 +434,77 @@ mod tests {
                 audience: Some("https://api.example".into())
             }
         );
+    }
+
+    /// The key `config` verifies HS256 tokens with, told by a token it accepts.
+    fn hs256_secret_of(config: &Config) -> Option<&'static str> {
+        use jwt_compact::{alg::Hs256, AlgorithmExt, Claims, Header, UntrustedToken};
+        let key = config.hs256_key.as_ref()?;
+        [SECRET, OTHER_SECRET].into_iter().find(|candidate| {
+            let signer = Hs256Key::new(candidate.as_bytes());
+            let token = Hs256
+                .token(
+                    &Header::empty(),
+                    &Claims::new(serde_json::json!({})),
+                    &signer,
+                )
+                .unwrap();
+            let token = UntrustedToken::new(&token).unwrap();
+            Hs256
+                .validator::<serde_json::Value>(key)
+                .validate(&token)
+                .is_ok()
+        })
+    }
+
+    const OTHER_SECRET: &str = "another-secret-of-32-bytes-or-more!!";
+
+    #[test]
+    fn jwt_secret_wins_over_the_better_auth_secret() {
+        let only = config(&[(JWT_SECRET_VAR, OTHER_SECRET)]).unwrap();
+        assert_eq!(hs256_secret_of(&only), Some(OTHER_SECRET));
+        let both = config(&[(JWT_SECRET_VAR, OTHER_SECRET), (SECRET_VAR, SECRET)]).unwrap();
+        assert_eq!(hs256_secret_of(&both), Some(OTHER_SECRET));
+        let legacy = config(&[(SECRET_VAR, SECRET), (JWT_SECRET_VAR, " ")]).unwrap();
+        assert_eq!(hs256_secret_of(&legacy), Some(SECRET));
+    }
+
+    #[test]
+    fn jwt_secret_must_be_long_and_not_the_better_auth_secret() {
+        let short = "x".repeat(31);
+        let err = config(&[(JWT_SECRET_VAR, &short), (SECRET_VAR, SECRET)])
+            .err()
+            .unwrap();
+        assert!(
+            err.starts_with("JWT_SECRET is shorter than 32 bytes"),
+            "{err}"
+        );
+        let err = config(&[(JWT_SECRET_VAR, SECRET), (SECRET_VAR, SECRET)])
+            .err()
+            .unwrap();
+        assert!(
+            err.starts_with("JWT_SECRET equals BETTER_AUTH_SECRET"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn cursors_are_keyed_by_the_cursor_secret_then_jwt_secret_then_better_auths() {
+        let key = |vars: &[(&str, &str)]| {
+            cursor_key(|name| {
+                vars.iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| (*value).to_owned())
+            })
+        };
+        let all = [
+            (CURSOR_SECRET_VAR, "c"),
+            (JWT_SECRET_VAR, "j"),
+            (SECRET_VAR, "b"),
+        ];
+        assert_eq!(key(&all), b"c");
+        assert_eq!(key(&all[1..]), b"j");
+        assert_eq!(key(&all[2..]), b"b");
     }
 
     #[test]

@@ -188,11 +188,16 @@ pub(crate) mod fixtures {
     /// Signs `claims` with the private half of fixture key `kid` under algorithm `alg`, with
     /// `header_kid` (if any) in the header.
     pub fn sign(kid: &str, alg: &str, header_kid: Option<&str>, claims: Value) -> String {
-        let keys = keys();
         let mut header = Header::empty();
         if let Some(header_kid) = header_kid {
             header = header.with_key_id(header_kid);
         }
+        sign_with_header(kid, alg, header, claims)
+    }
+
+    /// [`sign`] with a header of the caller's making.
+    pub fn sign_with_header(kid: &str, alg: &str, header: Header, claims: Value) -> String {
+        let keys = keys();
         let claims = Claims::new(claims);
         match (kid, alg) {
             ("ed", "EdDSA") => Ed25519.token(&header, &claims, &keys.ed),

@@ -2,11 +2,21 @@
 //! claim rules. Pure functions, unit-tested with an injected clock.
 //!
 //! Two verifiers, never mixed (RFC 8725 §2.1, algorithm confusion): a token whose header says
-//! HS256 is checked only against `BETTER_AUTH_SECRET`; a token naming one of
-//! [`SUPPORTED_ALGORITHMS`] is checked only against the JWKS key its `kid` names, whose own
-//! algorithm must match. Anything else (`none`, HS384, ES512, ...) is refused before any key
-//! is looked up. Time claims outside [`TIME_CLAIM_RANGE`] are refused; `exp` is required, `nbf`
-//! honoured when present, both with [`LEEWAY_SECONDS`] of clock skew; `iss` and `aud` are checked when the configuration expects values.
+//! HS256 is checked only against the shared secret (`JWT_SECRET`, else `BETTER_AUTH_SECRET`);
+//! a token naming one of [`SUPPORTED_ALGORITHMS`] is checked only against the JWKS key its
+//! `kid` names, whose own algorithm must match. Anything else (`none`, HS384, ES512, ...) is
+//! refused before any key is looked up.
+//!
+//! Explicit typing (RFC 8725 §3.11): an HS256 token must say `typ: JWT` in its header. Better
+//! Auth signs its own HS256 tokens (email verification, change of email, the `jwt` cookie
+//! cache) with `BETTER_AUTH_SECRET` and a header of `alg` alone, so none of them can pass for an
+//! API token, whatever its claims. A JWKS token may omit `typ`, as the `jwt` plugin's do, but
+//! any other type (the plugin's `better-auth.session-cache+jwt` cookie cache, signed with the
+//! same keys) is refused.
+//!
+//! Time claims outside [`TIME_CLAIM_RANGE`] are refused; `exp` is required, `nbf` honoured
+//! when present, both with [`LEEWAY_SECONDS`] of clock skew; `iss` and `aud` are checked when
+//! the configuration expects values.
 
 use chrono::{DateTime, Duration, Utc};
 use jwt_compact::{
@@ -114,13 +124,25 @@ pub fn scheme<'a>(token: &'a UntrustedToken<'_>) -> Result<Scheme<'a>, ApiError>
     }
 }
 
-/// Verifies an HS256 token at time `now` and returns the identity it carries.
+/// Verifies an HS256 token at time `now` and returns the identity it carries. Its header must
+/// say `typ: JWT`: that is what tells an API token from Better Auth's own HS256 tokens, which
+/// are signed with the same `BETTER_AUTH_SECRET` and never carry a `typ`.
 pub fn verify_hs256(
     token: &UntrustedToken<'_>,
     key: &Hs256Key,
     expect: &Expect,
     now: DateTime<Utc>,
 ) -> Result<Identity, ApiError> {
+    if !token
+        .header()
+        .token_type
+        .as_deref()
+        .is_some_and(is_jwt_type)
+    {
+        return Err(ApiError::Unauthorized(
+            "the token's type is not accepted: an HS256 token needs typ JWT in its header",
+        ));
+    }
     let token = Hs256
         .validator::<UserClaims>(key)
         .validate(token)
@@ -135,6 +157,11 @@ pub fn verify_with_key_set(
     expect: &Expect,
     now: DateTime<Utc>,
 ) -> Result<Identity, ApiError> {
+    // Absent is fine (the `jwt` plugin's tokens have none); any other type is another kind of
+    // token signed with the same keys, such as the plugin's session cookie cache.
+    if !token.header().token_type.as_deref().is_none_or(is_jwt_type) {
+        return Err(ApiError::Unauthorized("the token's type is not accepted"));
+    }
     let key = keys
         .find(token.header().key_id.as_deref())
         .ok_or(ApiError::Unauthorized(
@@ -224,6 +251,12 @@ fn check_times(claims: &Claims<UserClaims>, now: DateTime<Utc>) -> Result<(), Ap
         }
     }
     Ok(())
+}
+
+/// `JWT`, or its full media type `application/jwt`, in any case (RFC 7515 §4.1.9, RFC 7519
+/// §5.1).
+fn is_jwt_type(typ: &str) -> bool {
+    typ.eq_ignore_ascii_case("jwt") || typ.eq_ignore_ascii_case("application/jwt")
 }
 
 /// Applies the claim fallbacks: `sub`, else `user_id`, else `id`. A present but invalid claim

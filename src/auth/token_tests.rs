@@ -14,9 +14,11 @@ fn key() -> Hs256Key {
     Hs256Key::new(SECRET)
 }
 
+/// An HS256 API token: `typ: JWT` in the header, as the token rules require.
 fn sign(claims: Value) -> String {
     let claims = Claims::new(claims);
-    Hs256.token(&Header::empty(), &claims, &key()).unwrap()
+    let header = Header::empty().with_token_type("JWT");
+    Hs256.token(&header, &claims, &key()).unwrap()
 }
 
 fn claims_with(extra: Value) -> Value {
@@ -86,7 +88,7 @@ fn any_other_algorithm_in_the_header_is_refused() {
         "none", "None", "NONE", "nOnE", "HS384", "HS512", "RS256", "ES256", "PS256", "EdDSA",
         "hs256",
     ] {
-        let token = token_with_header(json!({ "alg": alg }));
+        let token = token_with_header(json!({ "alg": alg, "typ": "JWT" }));
         assert_eq!(
             reason(verify(&token, &key(), now())),
             "the token's algorithm is not accepted",
@@ -186,8 +188,13 @@ fn nbf_is_honoured_with_the_same_skew() {
 
 /// An HS256 token over a payload given as raw JSON text (numbers serde_json cannot hold).
 fn sign_raw(payload: &str) -> String {
+    sign_raw_with_header(r#"{"alg":"HS256","typ":"JWT"}"#, payload)
+}
+
+/// An HS256 token over a header and a payload given as raw JSON text.
+fn sign_raw_with_header(header: &str, payload: &str) -> String {
     use jwt_compact::{Algorithm, AlgorithmSignature};
-    let header = b64(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let header = b64(header.as_bytes());
     let signing_input = format!("{header}.{}", b64(payload.as_bytes()));
     let sig = Hs256.sign(&key(), signing_input.as_bytes());
     format!("{signing_input}.{}", b64(&sig.as_bytes()))
@@ -458,9 +465,8 @@ fn an_hmac_token_keyed_with_a_published_key_is_refused() {
     let public = fixtures::public_jwk("ed").to_string();
     let forged_key = Hs256Key::new(public.as_bytes());
     let claims = Claims::new(better_auth_claims(json!({})));
-    let forged = Hs256
-        .token(&Header::empty().with_key_id("ed"), &claims, &forged_key)
-        .unwrap();
+    let header = Header::empty().with_key_id("ed").with_token_type("JWT");
+    let forged = Hs256.token(&header, &claims, &forged_key).unwrap();
     let token = parse(&forged).unwrap();
     // The header routes it to the shared-secret verifier, which has another key...
     assert_eq!(scheme(&token).unwrap(), Scheme::SharedSecret);
@@ -575,6 +581,112 @@ fn custom_payloads_follow_the_same_user_rules() {
         reason(jwks_verify(&token, &keys, &expect)),
         "the token has expired"
     );
+}
+
+// --- explicit typing: API tokens versus Better Auth's own ------------------------------------
+
+/// The payloads Better Auth 1.7 signs with its secret (`signJWT`: HS256, a header of `alg`
+/// alone), as its own functions produced them in a run of the installed package.
+fn better_auth_internal_payloads() -> Vec<Value> {
+    let (iat, exp) = (now().timestamp(), now().timestamp() + 3600);
+    let user = "Uh4LtBegKNyaRUVkaYKY27l6dOoGWOgk";
+    vec![
+        // Email verification (sign-up, sign-in, send-verification-email).
+        json!({ "email": "ada@example.com", "userId": user, "iat": iat, "exp": exp }),
+        // ...for an address no user holds (signed and discarded, for equal timing).
+        json!({ "email": "ada@example.com", "iat": iat, "exp": exp }),
+        // Change of email: the legacy flow, the confirmation and the verification.
+        json!({ "email": "ada@example.com", "updateTo": "new@example.com", "userId": user, "iat": iat, "exp": exp }),
+        json!({ "email": "ada@example.com", "updateTo": "new@example.com", "requestType": "change-email-confirmation", "userId": user, "iat": iat, "exp": exp }),
+        json!({ "email": "ada@example.com", "updateTo": "new@example.com", "requestType": "change-email-verification", "userId": user, "iat": iat, "exp": exp }),
+        // The session cookie cache with `strategy: "jwt"`.
+        json!({
+            "session": { "id": "hs6EGd9Xa4Zp8T1qZRBZynPNEqQUmBgV", "userId": user, "token": "A7W0YKQFmSOsrcUixfICPpzVHUxry7In" },
+            "user": { "id": user, "email": "ada@example.com", "emailVerified": false, "name": "Ada" },
+            "updatedAt": 1_796_185_011_000_i64, "version": "1", "iat": iat, "exp": exp,
+        }),
+    ]
+}
+
+#[test]
+fn an_hs256_token_without_typ_jwt_is_refused_whatever_it_claims() {
+    let claims = claims_with(json!({})).to_string();
+    for header in [
+        r#"{"alg":"HS256"}"#,
+        r#"{"alg":"HS256","typ":""}"#,
+        r#"{"alg":"HS256","typ":"at+jwt"}"#,
+        r#"{"alg":"HS256","typ":"JOSE"}"#,
+        r#"{"alg":"HS256","typ":"better-auth.session-cache+jwt"}"#,
+    ] {
+        assert_eq!(
+            reason(verify(
+                &sign_raw_with_header(header, &claims),
+                &key(),
+                now()
+            )),
+            "the token's type is not accepted: an HS256 token needs typ JWT in its header",
+            "{header}"
+        );
+    }
+    for header in [
+        r#"{"alg":"HS256","typ":"JWT"}"#,
+        r#"{"alg":"HS256","typ":"jwt"}"#,
+        r#"{"alg":"HS256","typ":"application/jwt"}"#,
+        r#"{"alg":"HS256","typ":"Application/JWT"}"#,
+    ] {
+        assert!(
+            verify(&sign_raw_with_header(header, &claims), &key(), now()).is_ok(),
+            "{header}"
+        );
+    }
+}
+
+#[test]
+fn better_auths_own_hs256_tokens_are_refused_by_their_header_and_again_by_their_claims() {
+    for payload in better_auth_internal_payloads() {
+        let as_signed = sign_raw_with_header(r#"{"alg":"HS256"}"#, &payload.to_string());
+        assert_eq!(
+            reason(verify(&as_signed, &key(), now())),
+            "the token's type is not accepted: an HS256 token needs typ JWT in its header",
+            "{payload}"
+        );
+        // The second, independent barrier: none names a user where the API looks for one.
+        let retyped = sign(payload.clone());
+        assert_eq!(
+            reason(verify(&retyped, &key(), now())),
+            "the token names no user (sub)",
+            "{payload}"
+        );
+    }
+    // Better Auth's `signJWT` helper given a subject: a user, but still its header.
+    let helper = sign_raw_with_header(
+        r#"{"alg":"HS256"}"#,
+        &claims_with(json!({ "iat": now().timestamp() })).to_string(),
+    );
+    assert!(verify(&helper, &key(), now()).is_err());
+}
+
+#[test]
+fn a_jwks_token_may_omit_typ_or_say_jwt_but_no_other_type() {
+    let keys = key_set();
+    let with_typ = |typ: &str| {
+        let header = Header::empty().with_key_id("ed").with_token_type(typ);
+        fixtures::sign_with_header("ed", "EdDSA", header, better_auth_claims(json!({})))
+    };
+    assert!(jwks_verify(&with_typ("JWT"), &keys, &expect_origin()).is_ok());
+    // The `jwt` plugin's session cookie cache, signed with the same keys: it has a sub, and
+    // with the iss and aud checks off nothing else would tell it apart.
+    let cache = with_typ("better-auth.session-cache+jwt");
+    assert_eq!(
+        reason(jwks_verify(&cache, &keys, &Expect::default())),
+        "the token's type is not accepted"
+    );
+    for typ in ["at+jwt", "JOSE", ""] {
+        assert!(
+            jwks_verify(&with_typ(typ), &keys, &Expect::default()).is_err(),
+            "{typ}"
+        );
+    }
 }
 
 #[test]

@@ -1,10 +1,10 @@
 // Authentication (401) and authorization (403) on every route.
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
-import { describe, it } from "node:test";
-import { SECRET, newUser } from "./harness.mjs";
-import { expectError, suite } from "./context.mjs";
-import { signToken } from "../../scripts/token.mjs";
+import { after, before, describe, it } from "node:test";
+import { SECRET, forHyperdrive, newUser, startWorker } from "./harness.mjs";
+import { expectError, logLineOf, suite } from "./context.mjs";
+import { mintToken, signToken } from "../../scripts/token.mjs";
 import { fillPath, operations, sampleBody } from "./routes.mjs";
 
 const TASK_ID = "6f0d2d2e-3b7c-4a8e-9d57-1a2b3c4d5e6f";
@@ -61,6 +61,9 @@ describe("authentication", () => {
     ["alg NoNe", `Bearer ${signToken(valid, SECRET, { alg: "NoNe" })}`],
     ["alg HS512 in the header", `Bearer ${signToken(valid, SECRET, { alg: "HS512" })}`],
     ["alg RS256 in the header", `Bearer ${signToken(valid, SECRET, { alg: "RS256" })}`],
+    // Explicit typing: Better Auth signs its own HS256 tokens with a header of alg alone.
+    ["an HS256 header without typ", `Bearer ${signToken(valid, SECRET, { alg: "HS256" })}`],
+    ["an HS256 header with another typ", `Bearer ${signToken(valid, SECRET, { alg: "HS256", typ: "at+jwt" })}`],
     ["a token without sub, user_id or id", `Bearer ${signToken({ exp: now() + 600 }, SECRET)}`],
     ["an empty sub", `Bearer ${signToken({ sub: "", exp: now() + 600 }, SECRET)}`],
     ["a sub with forbidden characters", `Bearer ${signToken({ sub: "a/b", exp: now() + 600 }, SECRET)}`],
@@ -142,5 +145,50 @@ describe("authorization", () => {
     const user = newUser(suite.base);
     const response = await user.request("PUT", "/api/somebody-else/tasks/not-a-uuid", { raw: "{" });
     await expectError(response, 403, "forbidden");
+  });
+});
+
+describe("JWT_SECRET, the HS256 secret of its own", () => {
+  const JWT_SECRET = crypto.randomBytes(32).toString("base64url");
+  const configs = {
+    alone: { JWT_SECRET },
+    // Better Auth's secret still set beside it (a migration): it verifies nothing any more.
+    beside: { JWT_SECRET, BETTER_AUTH_SECRET: SECRET },
+    same: { JWT_SECRET: SECRET, BETTER_AUTH_SECRET: SECRET },
+    short: { JWT_SECRET: "x".repeat(31), BETTER_AUTH_SECRET: SECRET },
+  };
+  const workers = {};
+  before(async () => {
+    await Promise.all(Object.entries(configs).map(async ([name, bindings]) => {
+      workers[name] = await startWorker({ databaseUrl: forHyperdrive(suite.db.url), bindings });
+    }));
+  });
+  after(async () => {
+    await Promise.all(Object.values(workers).map((worker) => worker.dispose()));
+  });
+
+  const call = (worker, secret, userId) => fetch(`${worker.url}/api/${userId}/tasks`, {
+    headers: { Authorization: `Bearer ${mintToken({ userId, secret })}` },
+  });
+
+  it("verifies HS256 tokens with JWT_SECRET, and no longer with BETTER_AUTH_SECRET beside it", async () => {
+    const userId = `jwt-secret-${crypto.randomUUID()}`;
+    for (const name of ["alone", "beside"]) {
+      assert.equal((await call(workers[name], JWT_SECRET, userId)).status, 200, name);
+      const error = await expect401(await call(workers[name], SECRET, userId));
+      assert.equal(error.message, "the token's signature is invalid", name);
+    }
+  });
+
+  it("fails closed when JWT_SECRET equals BETTER_AUTH_SECRET or is shorter than 32 bytes", async () => {
+    const userId = `jwt-secret-${crypto.randomUUID()}`;
+    for (const [name, cause] of [["same", /^JWT_SECRET equals BETTER_AUTH_SECRET/], ["short", /^JWT_SECRET is shorter than 32 bytes/]]) {
+      const response = await call(workers[name], SECRET, userId);
+      const line = await logLineOf(workers[name], response);
+      const error = await expectError(response, 500, "server_misconfigured");
+      assert.doesNotMatch(error.message, /SECRET/, name);
+      assert.match(line.cause, cause, name);
+      assert.equal((await fetch(`${workers[name].url}/health`)).status, 200, name);
+    }
   });
 });

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { SECRET, forHyperdrive, freePort, newUser, startWorker } from "./harness.mjs";
 import { NO_HANG_MS, expectError, logLineOf, suite, timersIn } from "./context.mjs";
 import { startBetterAuth } from "../../scripts/better-auth.mjs";
+import { mintToken } from "../../scripts/token.mjs";
 
 // The worker's JWKS fetch timeout is 1.2 s and a failed fetch starts a 5 s cooldown, which is
 // also the least time between two refetches for unknown key ids. The contract: a 503 within 2 s.
@@ -349,6 +350,129 @@ describe("Better Auth JWKS: algorithm confusion", () => {
         await expect401(response);
       }
     }
+  });
+});
+
+describe("Better Auth's own tokens: never API tokens", () => {
+  // One instance signs its session cookie cache with BETTER_AUTH_SECRET (`strategy: "jwt"`) and
+  // mails verification and change-of-email links; the worker shares that secret. The other
+  // signs its cookie cache with its `jwt` plugin keys (`sessionCookieCache`), and its worker
+  // checks neither iss nor aud, so only the token's type can tell the cache from an API token.
+  let ba, cached, worker, cacheWorker;
+  const mails = [];
+  const capture = (kind) => async ({ user, token }) => {
+    mails.push({ kind, userId: user.id, token });
+  };
+  const cookieCache = { session: { cookieCache: { enabled: true, strategy: "jwt" } } };
+  before(async () => {
+    [ba, cached] = await Promise.all([
+      startBetterAuth({
+        options: {
+          ...cookieCache,
+          emailVerification: { sendOnSignUp: true, sendVerificationEmail: capture("verify") },
+          user: { changeEmail: { enabled: true, sendChangeEmailConfirmation: capture("confirm") } },
+        },
+      }),
+      startBetterAuth({ options: cookieCache, plugin: { sessionCookieCache: true } }),
+    ]);
+    [worker, cacheWorker] = await Promise.all([
+      startJwksWorker({ BETTER_AUTH_SECRET: ba.secret, BETTER_AUTH_URL: ba.url }),
+      startJwksWorker({ BETTER_AUTH_URL: cached.url, JWT_ISSUER: "off", JWT_AUDIENCE: "off" }),
+    ]);
+  });
+  after(async () => {
+    await Promise.all([worker?.dispose(), cacheWorker?.dispose()]);
+    await Promise.all([ba?.close(), cached?.close()]);
+  });
+
+  /** The value of the session cookie cache in a Cookie header (joined if Better Auth chunked it). */
+  const sessionData = (cookie) => {
+    const pairs = cookie.split("; ").map((pair) => pair.split(/=(.*)/s));
+    const whole = pairs.find(([name]) => name === "better-auth.session_data");
+    if (whole) return whole[1];
+    const chunks = pairs.filter(([name]) => /^better-auth\.session_data\.\d+$/.test(name))
+      .sort(([a], [b]) => Number(a.split(".").pop()) - Number(b.split(".").pop()));
+    assert.ok(chunks.length > 0, `no session cookie cache in ${cookie}`);
+    return chunks.map(([, value]) => value).join("");
+  };
+  const cookieOf = (headers) => headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+
+  /** The mailed token of `kind` for `userId`, once Better Auth has sent it. */
+  async function mailed(kind, userId, count = 1) {
+    for (let i = 0; i < 100; i++) {
+      const found = mails.filter((m) => m.kind === kind && m.userId === userId);
+      if (found.length >= count) return found[count - 1].token;
+      await sleep(20);
+    }
+    throw new Error(`no ${kind} mail #${count} for ${userId}`);
+  }
+
+  it("refuses every token Better Auth signs with BETTER_AUTH_SECRET with 401, by its header", async () => {
+    const { createEmailVerificationToken } = await import("better-auth/api");
+    const { signJWT } = await import("better-auth/crypto");
+    const user = await ba.newUser();
+    const headers = (cookie) => new Headers({ cookie });
+    const tokens = {};
+    tokens["the session cookie cache"] = sessionData(user.cookie);
+    tokens["the sign-up verification link"] = await mailed("verify", user.userId);
+    // A change of email while unverified mails a link to the new address.
+    await ba.auth.api.changeEmail({ body: { newEmail: `new-${crypto.randomUUID()}@example.test` }, headers: headers(user.cookie) });
+    tokens["the change-email verification link"] = await mailed("verify", user.userId, 2);
+    // Verified (through Better Auth's own link), a change of email first asks the old address.
+    await ba.auth.api.verifyEmail({ query: { token: tokens["the sign-up verification link"] } });
+    const signedIn = await ba.auth.api.signInEmail({
+      body: { email: user.email, password: "correct horse battery staple" }, returnHeaders: true,
+    });
+    const cookie = cookieOf(signedIn.headers);
+    await ba.auth.api.changeEmail({ body: { newEmail: `other-${crypto.randomUUID()}@example.test` }, headers: headers(cookie) });
+    tokens["the change-email confirmation link"] = await mailed("confirm", user.userId);
+    tokens["a verified session's cookie cache"] = sessionData(cookie);
+    // The shapes no flow of this version mails, signed by the same function: the legacy change
+    // of email, the link for an address nobody holds, and the `signJWT` helper given a subject.
+    tokens["a legacy change-email link"] = await createEmailVerificationToken(ba.secret, user.email, "x@example.test", undefined, { userId: user.userId });
+    tokens["a link for an unknown address"] = await createEmailVerificationToken(ba.secret, "nobody@example.test");
+    tokens["signJWT's token naming the user"] = await signJWT({ sub: user.userId }, ba.secret);
+
+    for (const [name, token] of Object.entries(tokens)) {
+      assert.deepEqual(decode(token, 0), { alg: "HS256" }, `${name}: Better Auth's header is alg alone`);
+      const response = await call(worker.url, token, "GET", `/api/${user.userId}/tasks`);
+      const error = await expect401(response);
+      assert.match(error.message, /^the token's type is not accepted/, name);
+    }
+    // The secret is the one the worker holds: an API token signed with it is served.
+    assert.equal(await listStatus(worker.url, mintToken({ userId: user.userId, secret: ba.secret }), user.userId), 200);
+    // And the refused links still work where they belong: the first one verified the email.
+    const holder = await (await ba.auth.$context).internalAdapter.findUserByEmail(user.email);
+    assert.equal(holder.user.emailVerified, true);
+  });
+
+  it("refuses the jwt plugin's session cookie cache (same keys, a sub, typ better-auth.session-cache+jwt) with 401", async () => {
+    const user = await cached.newUser();
+    const cache = sessionData(user.cookie);
+    const header = decode(cache, 0);
+    assert.equal(header.typ, "better-auth.session-cache+jwt");
+    assert.equal(header.kid, kidOf(user.token), "signed with the key that signs API tokens");
+    assert.equal(decode(cache, 1).sub, user.userId);
+    const error = await expect401(await call(cacheWorker.url, cache, "GET", `/api/${user.userId}/tasks`));
+    assert.equal(error.message, "the token's type is not accepted");
+    assert.equal(await listStatus(cacheWorker.url, user.token, user.userId), 200, "the plugin's API token is served");
+  });
+
+  // Why docs/auth.md prefers JWT_SECRET: Better Auth's verify-email checks only the signature,
+  // exp and an `email` claim, so an API token signed with BETTER_AUTH_SECRET that carries an
+  // email verifies that address for whoever holds it. Without `email` it is refused there.
+  it("an API token signed with BETTER_AUTH_SECRET is a verify-email link to Better Auth when it carries email", async () => {
+    const context = await ba.auth.$context;
+    const verified = async (email) => (await context.internalAdapter.findUserByEmail(email)).user.emailVerified;
+    const [withEmail, without] = await Promise.all([ba.newUser(), ba.newUser()]);
+    assert.equal(await verified(withEmail.email), false);
+    const apiToken = mintToken({ userId: "someone-else", secret: ba.secret, email: withEmail.email });
+    await ba.auth.api.verifyEmail({ query: { token: apiToken } });
+    assert.equal(await verified(withEmail.email), true, "Better Auth took the API token for its own link");
+
+    const noEmail = mintToken({ userId: without.userId, secret: ba.secret });
+    await assert.rejects(ba.auth.api.verifyEmail({ query: { token: noEmail } }));
+    assert.equal(await verified(without.email), false);
   });
 });
 
