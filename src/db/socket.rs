@@ -32,10 +32,10 @@ extern "C" {
 
     /// A socket from `connect()` (Workers TCP sockets API).
     type JsSocket;
-    #[wasm_bindgen(method, getter)]
-    fn readable(this: &JsSocket) -> JsStream;
-    #[wasm_bindgen(method, getter)]
-    fn writable(this: &JsSocket) -> JsStream;
+    #[wasm_bindgen(method, getter, catch)]
+    fn readable(this: &JsSocket) -> Result<JsStream, JsValue>;
+    #[wasm_bindgen(method, getter, catch)]
+    fn writable(this: &JsSocket) -> Result<JsStream, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn close(this: &JsSocket) -> Result<Promise, JsValue>;
 
@@ -67,7 +67,7 @@ extern "C" {
 /// A connected socket, read and written by tokio-postgres.
 pub struct PgSocket {
     /// Kept for the connection's life and closed on drop.
-    socket: JsSocket,
+    _socket: OpenSocket,
     reader: Reader,
     writer: Writer,
     /// The read in flight, if any.
@@ -84,11 +84,14 @@ impl PgSocket {
     /// background; the first read or write waits for it).
     pub fn connect(hyperdrive: &worker::Hyperdrive) -> Result<PgSocket, String> {
         let binding: &HyperdriveBinding = hyperdrive.as_ref().unchecked_ref();
-        let socket = binding.connect().map_err(describe)?;
-        let reader = socket.readable().get_reader().map_err(describe)?;
-        let writer = socket.writable().get_writer().map_err(describe)?;
+        let socket = OpenSocket(binding.connect().map_err(describe)?);
+        // If a stream cannot be taken, `socket` is dropped on the way out, which closes it.
+        let reader = socket.0.readable().and_then(|s| s.get_reader());
+        let reader = reader.map_err(describe)?;
+        let writer = socket.0.writable().and_then(|s| s.get_writer());
+        let writer = writer.map_err(describe)?;
         Ok(PgSocket {
-            socket,
+            _socket: socket,
             reader,
             writer,
             reading: None,
@@ -115,12 +118,16 @@ impl PgSocket {
     }
 }
 
-impl Drop for PgSocket {
+/// A socket `connect()` returned, closed when dropped: whatever fails after the connect, or
+/// however the connection ends, the socket is not left open.
+struct OpenSocket(JsSocket);
+
+impl Drop for OpenSocket {
     /// Closes both directions: workerd keeps every socket object an isolate opened reachable,
     /// and closing only the writable side, as tokio-postgres's shutdown does, leaves more of it
     /// behind (bench/README.md has the measurements).
     fn drop(&mut self) {
-        if let Ok(closed) = self.socket.close() {
+        if let Ok(closed) = self.0.close() {
             // Its outcome does not matter; an unobserved rejection would only be logged noise.
             IGNORE.with(|ignore| {
                 let _ = closed.catch(ignore);
@@ -166,15 +173,45 @@ impl AsyncRead for PgSocket {
             this.take(buf, chunk, offset);
             return Poll::Ready(Ok(()));
         }
-        if this.reading.is_none() {
-            this.reading = Some(JsFuture::from(this.reader.read()));
+        loop {
+            if this.reading.is_none() {
+                this.reading = Some(JsFuture::from(this.reader.read()));
+            }
+            let result: ReadResult = ready!(settle(&mut this.reading, cx))?.unchecked_into();
+            let chunk = result.value();
+            match outcome(result.done(), chunk.as_ref().map(Uint8Array::length)) {
+                // tokio takes a read that fills nothing as the end of the stream.
+                Outcome::End => return Poll::Ready(Ok(())),
+                Outcome::Bytes => {
+                    if let Some(chunk) = chunk {
+                        this.take(buf, chunk, 0);
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                Outcome::Nothing => {}
+            }
         }
-        let result: ReadResult = ready!(settle(&mut this.reading, cx))?.unchecked_into();
-        // End of stream is a read that fills nothing.
-        if let (false, Some(chunk)) = (result.done(), result.value()) {
-            this.take(buf, chunk, 0);
-        }
-        Poll::Ready(Ok(()))
+    }
+}
+
+/// What one `reader.read()` result means for a reader of the stream.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// The stream has ended.
+    End,
+    /// Bytes to hand over.
+    Bytes,
+    /// A chunk without bytes, which is not the end of the stream: read again. (Passing it on
+    /// as a read that fills nothing would tell tokio-postgres the server hung up.)
+    Nothing,
+}
+
+/// The meaning of a read result: `done`, and the length of its chunk if it has one.
+fn outcome(done: bool, chunk_len: Option<u32>) -> Outcome {
+    match (done, chunk_len) {
+        (true, _) => Outcome::End,
+        (false, Some(len)) if len > 0 => Outcome::Bytes,
+        (false, _) => Outcome::Nothing,
     }
 }
 
@@ -203,5 +240,19 @@ impl AsyncWrite for PgSocket {
             this.closing = Some(JsFuture::from(this.writer.close()));
         }
         settle(&mut this.closing, cx).map_ok(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_done_read_ends_the_stream_and_an_empty_chunk_is_read_again() {
+        assert_eq!(outcome(true, None), Outcome::End);
+        assert_eq!(outcome(true, Some(0)), Outcome::End);
+        assert_eq!(outcome(false, Some(1)), Outcome::Bytes);
+        assert_eq!(outcome(false, Some(0)), Outcome::Nothing);
+        assert_eq!(outcome(false, None), Outcome::Nothing);
     }
 }
