@@ -53,6 +53,9 @@ pub enum ApiError {
     DatabaseUnavailable(String),
     /// 500: any other server fault (an unexpected SQL error, a platform error).
     Internal(String),
+    /// 503: a concurrent statement made the database roll the statement back (a deadlock, a
+    /// serialization failure) again when it was run a second time; nothing of it was applied.
+    DatabaseConflict(String),
 }
 
 impl ApiError {
@@ -80,6 +83,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => 429,
             ApiError::Misconfigured(_) | ApiError::Internal(_) => 500,
             ApiError::AuthUnavailable { .. } | ApiError::DatabaseUnavailable(_) => 503,
+            ApiError::DatabaseConflict(_) => 503,
         }
     }
 
@@ -102,6 +106,7 @@ impl ApiError {
             ApiError::AuthUnavailable { .. } => "auth_unavailable",
             ApiError::DatabaseUnavailable(_) => "database_unavailable",
             ApiError::Internal(_) => "internal_error",
+            ApiError::DatabaseConflict(_) => "database_conflict",
         }
     }
 
@@ -137,6 +142,9 @@ impl ApiError {
             }
             ApiError::DatabaseUnavailable(_) => "the database is unavailable; try again".into(),
             ApiError::Internal(_) => "internal server error".into(),
+            ApiError::DatabaseConflict(_) => {
+                "the request collided with concurrent ones and was not applied; try again".into()
+            }
         }
     }
 
@@ -158,6 +166,7 @@ impl ApiError {
             ApiError::BodyIncomplete(cause) => Some(cause),
             ApiError::AuthUnavailable { cause, .. }
             | ApiError::DatabaseUnavailable(cause)
+            | ApiError::DatabaseConflict(cause)
             | ApiError::Internal(cause) => Some(cause),
             _ => None,
         }
@@ -219,6 +228,11 @@ mod tests {
             ),
             (ApiError::Internal("x".into()), 500, "internal_error"),
             (
+                ApiError::DatabaseConflict("x".into()),
+                503,
+                "database_conflict",
+            ),
+            (
                 ApiError::AuthUnavailable {
                     retry_after: 5,
                     cause: "x".into(),
@@ -238,6 +252,7 @@ mod tests {
         for err in [
             ApiError::Internal("relation \"tasks\" does not exist".into()),
             ApiError::DatabaseUnavailable("connection refused 10.0.0.1:5432".into()),
+            ApiError::DatabaseConflict("40P01 deadlock detected".into()),
             ApiError::Misconfigured("BETTER_AUTH_SECRET is missing"),
             ApiError::AuthUnavailable {
                 retry_after: 5,

@@ -23,7 +23,7 @@ use crate::{
 };
 
 /// Every `error.code` the API can answer with (checked against `ApiError` in the tests).
-pub const ERROR_CODES: [&str; 16] = [
+pub const ERROR_CODES: [&str; 17] = [
     "invalid_json",
     "validation_error",
     "body_incomplete",
@@ -40,6 +40,7 @@ pub const ERROR_CODES: [&str; 16] = [
     "internal_error",
     "auth_unavailable",
     "database_unavailable",
+    "database_conflict",
 ];
 
 /// A title: 1–255 characters as sent; no ASCII control character but tab, line feed and
@@ -135,7 +136,7 @@ pub fn document() -> Value {
                     "Retry-After": { "$ref": "#/components/headers/RetryAfter" }
                 }))),
                 "E500": error_response("The server is misconfigured or failed", None),
-                "E503": error_response("The database or the token's key set is unavailable; retry later", Some(json!({
+                "E503": error_response("The database or the token's key set is unavailable, or the request collided with concurrent ones; retry later", Some(json!({
                     "Retry-After": { "$ref": "#/components/headers/RetryAfter" }
                 })))
             }

@@ -76,6 +76,7 @@ fn every_error_code_is_documented() {
         },
         ApiError::DatabaseUnavailable("x".into()),
         ApiError::Internal("x".into()),
+        ApiError::DatabaseConflict("x".into()),
     ];
     let responses = &document()["components"]["responses"];
     let mut codes: Vec<&str> = samples.iter().map(ApiError::code).collect();

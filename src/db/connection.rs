@@ -7,8 +7,10 @@
 //!
 //! Faults: a connection that fails before any statement is sent (refused, reset during the
 //! handshake, no answer within [`CONNECT_TIMEOUT`]) is retried once. Once a statement may have
-//! been sent nothing is retried, and every write is a single statement, so a write is applied
-//! entirely or not at all; clients retry safely with `Idempotency-Key` or `If-Match`.
+//! been sent it is never retried blindly: only a statement the server says it rolled back
+//! because of a concurrent one is run again ([`super::faults`], [`super::statements`]). Every
+//! write is a single statement, so a write is applied entirely or not at all; clients retry
+//! safely with `Idempotency-Key` or `If-Match`.
 
 use std::{future::Future, time::Duration};
 
@@ -29,14 +31,35 @@ pub const DB_DEADLINE: Duration = Duration::from_millis(1500);
 /// handshake, normally a few milliseconds.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// The request's connection as its statements see it: the client, and the request's fault
+/// slot, where a statement that had to be run again is noted for the log line.
+pub struct Session<'r> {
+    client: Client,
+    faults: &'r FaultSlot,
+}
+
+impl<'r> Session<'r> {
+    pub fn new(client: Client, faults: &'r FaultSlot) -> Self {
+        Session { client, faults }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn faults(&self) -> &FaultSlot {
+        self.faults
+    }
+}
+
 /// Runs `work` with a fresh connection through the Hyperdrive binding, within [`DB_DEADLINE`].
-pub async fn with_connection<T, F, Fut>(
+pub async fn with_connection<'r, T, F, Fut>(
     env: &Env,
-    faults: &FaultSlot,
+    faults: &'r FaultSlot,
     work: F,
 ) -> Result<T, ApiError>
 where
-    F: FnOnce(Client) -> Fut,
+    F: FnOnce(Session<'r>) -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
 {
     let exchange = async {
@@ -59,7 +82,7 @@ where
         // `work` owns the client and drops it when done, which makes `connection` send
         // Terminate and finish: joining the two closes the connection before we return. A
         // connection error surfaces through the work's own result (the request's log line).
-        let (result, _closed) = future::join(work(client), connection).await;
+        let (result, _closed) = future::join(work(Session::new(client, faults)), connection).await;
         result
     };
     within(DB_DEADLINE, "no answer from the database", exchange).await

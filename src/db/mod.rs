@@ -12,3 +12,6 @@ pub mod statements;
 
 pub use connection::with_connection;
 pub use statements::{delete_task, get_task, insert_task, list_tasks, ping, update_task};
+
+#[cfg(test)]
+mod test_server;

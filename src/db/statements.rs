@@ -1,5 +1,7 @@
 //! Every SQL statement, written out whole, and one function per statement taking the request's
-//! `&Client`. Every value is a parameter and every statement is scoped by the owner's user id.
+//! [`Session`] (its client). Every value is a parameter and every statement is scoped by the
+//! owner's user id. Each statement runs through `retrying`: once more if the database rolled
+//! it back because of a concurrent one, never otherwise.
 //!
 //! Statements go through `query_typed*`: an unnamed statement with declared parameter types,
 //! sent in one round trip. That avoids prepare-then-execute (two round trips) and named
@@ -7,12 +9,13 @@
 
 use tokio_postgres::{
     types::{ToSql, Type},
-    Client, Row,
+    Client,
 };
 use uuid::Uuid;
 
 use super::{
-    faults::{classify, is_email_conflict},
+    connection::Session,
+    faults::{classify, describe, fault, Fault},
     rows,
 };
 use crate::{
@@ -28,8 +31,8 @@ const IDEMPOTENCY_WINDOW: &str = "24 hours";
 type Params<'a> = [(&'a (dyn ToSql + Sync), Type)];
 
 /// Answers the health check.
-pub async fn ping(client: &Client) -> Result<(), ApiError> {
-    client.simple_query("select 1").await.map_err(classify)?;
+pub async fn ping(client: &Session<'_>) -> Result<(), ApiError> {
+    retrying(client, async |c| c.simple_query("select 1").await).await?;
     Ok(())
 }
 
@@ -115,7 +118,7 @@ pub fn row_frame_bytes(user_id: &str) -> i64 {
 }
 
 pub async fn list_tasks(
-    client: &Client,
+    client: &Session<'_>,
     user_id: &str,
     query: &ListQuery,
 ) -> Result<Page, ApiError> {
@@ -155,10 +158,7 @@ pub async fn list_tasks(
         }
         None => {}
     }
-    let rows = client
-        .query_typed(&statement, &params)
-        .await
-        .map_err(classify)?;
+    let rows = retrying(client, async |c| c.query_typed(&statement, &params).await).await?;
     let candidates = match rows.first() {
         Some(row) => row
             .try_get::<_, i64>("candidate_count")
@@ -179,11 +179,9 @@ select id, user_id, title, description, completed, created_at, updated_at, versi
 from tasks
 where id = $1 and user_id = $2";
 
-pub async fn get_task(client: &Client, user_id: &str, id: Uuid) -> Result<Task, ApiError> {
-    let row = client
-        .query_typed_opt(GET_TASK, &[(&id, Type::UUID), (&user_id, Type::TEXT)])
-        .await
-        .map_err(classify)?;
+pub async fn get_task(client: &Session<'_>, user_id: &str, id: Uuid) -> Result<Task, ApiError> {
+    let params: &Params = &[(&id, Type::UUID), (&user_id, Type::TEXT)];
+    let row = retrying(client, async |c| c.query_typed_opt(GET_TASK, params).await).await?;
     rows::one_task(row)
 }
 
@@ -276,7 +274,7 @@ pub struct Created {
 /// Creates a task. With an idempotency key, a live key of this user returns the task it
 /// created instead (or [`ApiError::IdempotencyKeyReused`] when the request differs).
 pub async fn insert_task(
-    client: &Client,
+    client: &Session<'_>,
     who: &Identity,
     task: &NewTask,
     idempotency_key: Option<&str>,
@@ -290,7 +288,10 @@ pub async fn insert_task(
         (&who.email_verified, Type::BOOL),
     ];
     let Some(key) = idempotency_key else {
-        let row = query_retrying_email_race(client, INSERT_TASK, &common).await?;
+        let row = retrying(client, async |c| {
+            c.query_typed_opt(INSERT_TASK, &common).await
+        })
+        .await?;
         return Ok(Created {
             task: rows::one_task(row)?,
             replayed: false,
@@ -301,25 +302,24 @@ pub async fn insert_task(
         (&key as &(dyn ToSql + Sync), Type::TEXT),
         (&IDEMPOTENCY_WINDOW, Type::TEXT),
     ]);
-    if let Some(row) = query_retrying_email_race(client, INSERT_TASK_WITH_KEY, &params).await? {
+    let claimed = async |c: &Client| c.query_typed_opt(INSERT_TASK_WITH_KEY, &params).await;
+    if let Some(row) = retrying(client, claimed).await? {
         return Ok(Created {
             task: rows::task(&row)?,
             replayed: false,
         });
     }
     // No row: the key is live.
-    let row = client
-        .query_typed_opt(
-            CREATED_BY_KEY,
-            &[(&who.user_id, Type::TEXT), (&key, Type::TEXT)],
-        )
-        .await
-        .map_err(classify)?
-        // The live key vanished between the two statements: it had just expired and been
-        // swept. Rare enough to ask the client to retry, which then creates.
-        .ok_or_else(|| {
-            ApiError::DatabaseUnavailable("idempotency key expired during a replay".into())
-        })?;
+    let by_key: &Params = &[(&who.user_id, Type::TEXT), (&key, Type::TEXT)];
+    let row = retrying(client, async |c| {
+        c.query_typed_opt(CREATED_BY_KEY, by_key).await
+    })
+    .await?
+    // The live key vanished between the two statements: it had just expired and been
+    // swept. Rare enough to ask the client to retry, which then creates.
+    .ok_or_else(|| {
+        ApiError::DatabaseUnavailable("idempotency key expired during a replay".into())
+    })?;
     let original = rows::task(&row)?;
     let same_request = original.title == task.title
         && original.description == task.description
@@ -333,18 +333,38 @@ pub async fn insert_task(
     })
 }
 
-/// Two users racing for one email can still collide on the unique index; the statement failed
-/// as a whole, so running it once more is safe and then sees the winner's row.
-async fn query_retrying_email_race(
-    client: &Client,
-    statement: &str,
-    params: &Params<'_>,
-) -> Result<Option<Row>, ApiError> {
-    match client.query_typed_opt(statement, params).await {
-        Err(err) if is_email_conflict(&err) => client.query_typed_opt(statement, params).await,
-        other => other,
+/// Runs one statement (`run`), and once more if the server rolled it back because of a
+/// concurrent statement ([`Fault::RolledBack`]: a deadlock, a serialization failure, or two
+/// users racing for one email on its unique index). A statement that failed so was not applied
+/// at all, so running it again is safe, and the second run sees what the other one committed.
+/// Only once: a second such failure is a 503 `database_conflict`. A retry is noted for the log
+/// line, as `database_statement_retried` when the second run succeeds, in the cause otherwise.
+async fn retrying<T>(
+    client: &Session<'_>,
+    run: impl AsyncFn(&Client) -> Result<T, tokio_postgres::Error>,
+) -> Result<T, ApiError> {
+    let first = match run(client.client()).await {
+        Err(err) if fault(&err) == Fault::RolledBack => describe(&err),
+        other => return other.map_err(classify),
+    };
+    match run(client.client()).await {
+        Ok(value) => {
+            client
+                .faults()
+                .replace(Some(("database_statement_retried", first)));
+            Ok(value)
+        }
+        Err(second) => {
+            let mut err = classify(second);
+            if let ApiError::DatabaseUnavailable(cause)
+            | ApiError::DatabaseConflict(cause)
+            | ApiError::Internal(cause) = &mut err
+            {
+                cause.push_str(&format!(" (retried after: {first})"));
+            }
+            Err(err)
+        }
     }
-    .map_err(classify)
 }
 
 /// Changes the task `$1` of user `$2` if its version is one of `$3` (`null` = any), in one
@@ -372,7 +392,7 @@ select target.current_version, written.* from target left join written on true";
 
 /// Applies a PUT or a PATCH …/complete if the version matches.
 pub async fn update_task(
-    client: &Client,
+    client: &Session<'_>,
     user_id: &str,
     id: Uuid,
     changes: &TaskChanges,
@@ -383,22 +403,20 @@ pub async fn update_task(
         None => (false, None),
     };
     let versions = if_match.and_then(IfMatch::versions);
-    let row = client
-        .query_typed_opt(
-            UPDATE_TASK,
-            &[
-                (&id, Type::UUID),
-                (&user_id, Type::TEXT),
-                (&versions, Type::INT8_ARRAY),
-                (&changes.title, Type::TEXT),
-                (&set_description, Type::BOOL),
-                (&description, Type::TEXT),
-                (&changes.completed, Type::BOOL),
-                (&changes.toggle_completed, Type::BOOL),
-            ],
-        )
-        .await
-        .map_err(classify)?;
+    let params: &Params = &[
+        (&id, Type::UUID),
+        (&user_id, Type::TEXT),
+        (&versions, Type::INT8_ARRAY),
+        (&changes.title, Type::TEXT),
+        (&set_description, Type::BOOL),
+        (&description, Type::TEXT),
+        (&changes.completed, Type::BOOL),
+        (&changes.toggle_completed, Type::BOOL),
+    ];
+    let row = retrying(client, async |c| {
+        c.query_typed_opt(UPDATE_TASK, params).await
+    })
+    .await?;
     rows::task(&rows::written(row)?)
 }
 
@@ -418,63 +436,24 @@ select target.current_version, deleted.id from target left join deleted on true"
 
 /// Deletes the task if the version matches.
 pub async fn delete_task(
-    client: &Client,
+    client: &Session<'_>,
     user_id: &str,
     id: Uuid,
     if_match: Option<&IfMatch>,
 ) -> Result<(), ApiError> {
     let versions = if_match.and_then(IfMatch::versions);
-    let row = client
-        .query_typed_opt(
-            DELETE_TASK,
-            &[
-                (&id, Type::UUID),
-                (&user_id, Type::TEXT),
-                (&versions, Type::INT8_ARRAY),
-            ],
-        )
-        .await
-        .map_err(classify)?;
+    let params: &Params = &[
+        (&id, Type::UUID),
+        (&user_id, Type::TEXT),
+        (&versions, Type::INT8_ARRAY),
+    ];
+    let row = retrying(client, async |c| {
+        c.query_typed_opt(DELETE_TASK, params).await
+    })
+    .await?;
     rows::written(row).map(drop)
 }
 
 #[cfg(test)]
-mod tests {
-    use chrono::{DateTime, Utc};
-    use uuid::Uuid;
-
-    use super::row_frame_bytes;
-    use crate::tasks::Task;
-
-    #[test]
-    fn row_frame_bytes_match_serde() {
-        // What LIST_TASKS adds up per row must be what the response's JSON takes, for every
-        // shape of task: the statement's byte budget is only as good as this.
-        let at = DateTime::<Utc>::from_timestamp_micros(1_800_000_000_000_001).unwrap();
-        for (user_id, title, description) in [
-            ("u", "t", None),
-            (
-                "user-\"quoted\"",
-                "Buy \"milk\"\t",
-                Some("line\nbreak \u{1} 漢 😀"),
-            ),
-            ("a.b:c@d-e_f", "x", Some("")),
-        ] {
-            let task = Task {
-                id: Uuid::new_v4(),
-                title: title.into(),
-                description: description.map(Into::into),
-                completed: true,
-                user_id: user_id.into(),
-                created_at: at,
-                updated_at: DateTime::<Utc>::UNIX_EPOCH,
-                version: 3,
-            };
-            let text = |value: Option<&str>| serde_json::to_string(&value).unwrap().len();
-            let expected = serde_json::to_string(&task).unwrap().len() + 1; // and its comma
-            let summed = row_frame_bytes(user_id) as usize + text(Some(title)) + text(description);
-            // `completed: true` is a byte shorter than the frame's `false`: never under.
-            assert!(summed >= expected && summed <= expected + 1, "{task:?}");
-        }
-    }
-}
+#[path = "statements_tests.rs"]
+mod tests;

@@ -45,7 +45,7 @@ pub fn error(err: &ApiError, state: &RequestState) -> worker::Result<Response> {
             headers.set("Retry-After", &retry_after.to_string())?;
         }
         // Transient by nature: the client may retry (safely: see docs/api.md).
-        ApiError::DatabaseUnavailable(_) => {
+        ApiError::DatabaseUnavailable(_) | ApiError::DatabaseConflict(_) => {
             headers.set("Retry-After", "1")?;
         }
         ApiError::PreconditionFailed { etag } => {

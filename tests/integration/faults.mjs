@@ -4,10 +4,17 @@
 // transient connect failures (one retry, no more), and an outage under load. Every fault must
 // answer a JSON 503 `database_unavailable` with `Retry-After: 1` within 2 s, leak nothing of
 // the infrastructure, never apply a write twice, and the first request after recovery succeeds.
+//
+// Then the server's refusals by class, answered by the proxy in the server's place (an
+// ErrorResponse with a chosen SQLSTATE): the connection's faults are 503s, a statement rolled
+// back by a concurrent one (deadlock, serialization failure, the email race) is run once more
+// and only once (503 `database_conflict` if that fails too), and statement errors and protocol
+// violations are 500s, not outages. Last, a real deadlock: two users trading their emails.
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { forHyperdrive, newUser, startProxy, startWorker } from "./harness.mjs";
+import pg from "pg";
+import { UNEXPECTED_MESSAGE, errorResponse, forHyperdrive, newUser, startProxy, startWorker } from "./harness.mjs";
 import { NO_HANG_MS, expectError, logLineOf, suite, timersIn } from "./context.mjs";
 
 // The contract's bound on a fault's answer. It is asserted through the worker's log line, not a
@@ -295,4 +302,187 @@ describe("database faults", () => {
     const user = newUser(worker.url);
     assert.equal((await user.request("GET", user.tasksUrl)).status, 200, "requests succeed again");
   });
+
+  /** Sends `method url` with `body` while the proxy answers the next `n` queries with `reply`;
+   *  returns the response, its log line and how many queries the request sent. */
+  async function answeredBy(user, reply, n, method, url, body) {
+    await proxy.set("pass");
+    proxy.answerQueries(reply, n);
+    const before = proxy.queries();
+    const response = await answered((signal) => user.request(method, url, { body, signal }));
+    const line = await logLineOf(worker, response);
+    return { response, line, queries: proxy.queries() - before };
+  }
+
+  it("the server refusing for its connection (08006, 57P01, 53300): 503 database_unavailable, not run again", async () => {
+    const user = newUser(worker.url);
+    for (const code of ["08006", "57P01", "53300"]) {
+      const title = `refused ${code} ${crypto.randomUUID()}`;
+      const { response, line, queries } = await answeredBy(user, errorResponse(code), 1, "POST", user.tasksUrl, { title });
+      await expectUnavailable(response, code, proxy, worker, "cut");
+      assert.match(line.cause, new RegExp(`^${code} `), code);
+      assert.equal(queries, 1, `${code}: the statement is not run again`);
+      assert.equal(await titleCount(title), 0);
+    }
+  });
+
+  it("a deadlock or serialization failure is run once more, and the second run's answer is the client's", async () => {
+    const user = newUser(worker.url);
+    const task = await user.create({ title: "to change" });
+    for (const [code, method, url, body, status] of [
+      ["40P01", "POST", user.tasksUrl, { title: `after a deadlock ${crypto.randomUUID()}` }, 201],
+      ["40001", "PUT", `${user.tasksUrl}/${task.id}`, { title: "changed after a serialization failure" }, 200],
+      ["40001", "GET", user.tasksUrl, undefined, 200],
+      ["40P01", "DELETE", `${user.tasksUrl}/${task.id}`, undefined, 204],
+    ]) {
+      const what = `${method} after ${code}`;
+      const { response, line, queries } = await answeredBy(user, errorResponse(code), 1, method, url, body);
+      assert.equal(response.status, status, `${what}: ${await response.clone().text()}`);
+      assert.equal(queries, 2, `${what}: run twice`);
+      assert.equal(line.error, "database_statement_retried", `${what}: ${JSON.stringify(line)}`);
+      assert.match(line.cause, new RegExp(`^${code} `), what);
+      if (method === "POST") assert.equal(await titleCount(body.title), 1, "created once");
+      if (method === "PUT") assert.equal((await response.json()).title, body.title);
+    }
+    // /health's check is a simple query: the same rule.
+    const health = await answeredBy(user, errorResponse("40001"), 1, "GET", `${worker.url}/health`);
+    assert.equal(health.response.status, 200);
+    assert.equal(health.queries, 2);
+    assert.equal(health.line.error, "database_statement_retried");
+  });
+
+  it("rolled back twice: 503 database_conflict with Retry-After: 1, nothing applied, and the next request succeeds", async () => {
+    const user = newUser(worker.url);
+    const title = `twice ${crypto.randomUUID()}`;
+    const { response, line, queries } = await answeredBy(user, errorResponse("40P01"), 2, "POST", user.tasksUrl, { title });
+    assert.equal(response.headers.get("retry-after"), "1");
+    const error = await expectError(response, 503, "database_conflict");
+    assert.doesNotMatch(JSON.stringify(error), /40P01|deadlock|postgres|sqlstate/i);
+    assert.equal(queries, 2, "run twice, not three times");
+    assert.equal(line.error, "database_conflict");
+    assert.match(line.cause, /^40P01 .* \(retried after: 40P01 /);
+    assert.deepEqual(timersIn(line.cause), []);
+    assert.equal(await titleCount(title), 0);
+    await proxy.set("pass");
+    assert.equal((await user.request("POST", user.tasksUrl, { body: { title } })).status, 201);
+    assert.equal(await titleCount(title), 1);
+  });
+
+  it("the email race on users_email_key follows the same rule; another unique violation is a 500, not run again", async () => {
+    const user = newUser(worker.url);
+    const title = `email race ${crypto.randomUUID()}`;
+    const raced = await answeredBy(user, errorResponse("23505", { constraint: "users_email_key" }), 1, "POST", user.tasksUrl, { title });
+    assert.equal(raced.response.status, 201);
+    assert.equal(raced.queries, 2);
+    assert.equal(raced.line.error, "database_statement_retried");
+    assert.match(raced.line.cause, /^23505 /);
+    assert.equal(await titleCount(title), 1);
+
+    const other = await answeredBy(user, errorResponse("23505", { constraint: "tasks_pkey" }), 1, "POST", user.tasksUrl, { title: "x" });
+    await expectError(other.response, 500, "internal_error");
+    assert.equal(other.queries, 1);
+    assert.equal(other.line.error, "internal_error");
+  });
+
+  it("a statement error or a protocol violation is a bug: 500 internal_error with the cause in the log, not retried", async () => {
+    const user = newUser(worker.url);
+    for (const [reply, cause] of [
+      [UNEXPECTED_MESSAGE, /^unexpected message from server$/],
+      [errorResponse("08P01"), /^08P01 /], // the server says the client broke the protocol
+      [errorResponse("42P01"), /^42P01 /], // undefined table
+      [errorResponse("22P02"), /^22P02 /], // invalid text representation
+    ]) {
+      const { response, line, queries } = await answeredBy(user, reply, 1, "GET", user.tasksUrl);
+      assert.equal(response.headers.get("retry-after"), null, String(cause));
+      const error = await expectError(response, 500, "internal_error");
+      assert.equal(error.message, "internal server error");
+      assert.equal(queries, 1, String(cause));
+      assert.equal(line.error, "internal_error");
+      assert.equal(line.level, "error");
+      assert.match(line.cause, cause);
+    }
+  });
+});
+
+describe("deadlocks", () => {
+  // Two users trading emails deadlock in the users upsert of INSERT_TASK: each statement's
+  // `released` takes the other's row, then its `synced` wants its own, which the other took.
+  // A lock the test holds orders them so that this happens every time: B's create waits on A's
+  // row first, then A's create takes B's row and waits on its own, then the test lets go.
+  const countWaiting = async () => (await suite.db.client.query(
+    "select count(*)::int as n from pg_stat_activity where datname = $1 and wait_event_type = 'Lock'",
+    [suite.db.database])).rows[0].n;
+  async function untilWaiting(n) {
+    for (const started = performance.now(); (await countWaiting()) < n; await sleep(5)) {
+      if (performance.now() - started > NO_HANG_MS) assert.fail(`${n} statements never waited on a lock`);
+    }
+  }
+  const emailOf = async (id) => (await suite.db.client.query("select email from users where id = $1", [id])).rows[0].email;
+
+  it("two users trading emails: the deadlock's victim is run once more, and both creates succeed", async (t) => {
+    if (suite.db.embedded) return t.skip("PGlite runs one statement at a time: nothing waits on a lock");
+    const database = suite.db.database;
+    // Seconds of deadlock_timeout would eat the worker's 1.5 s database deadline; the worker's
+    // connections are new ones, so they take the database's setting.
+    await suite.db.client.query(`alter database ${database} set deadlock_timeout = '50ms'`);
+    try {
+      // Under heavy load the sequence can outlast a request's 1.5 s deadline (its log line then
+      // names that timer): it is then run again with new users, up to three times.
+      for (let attempt = 1; ; attempt++) {
+        const outcome = await tradeEmails();
+        if (outcome.completed) return;
+        t.diagnostic(`attempt ${attempt} met the database deadline: ${outcome.causes.join("; ")}`);
+        assert.ok(attempt < 3, "the trade never completed within the worker's database deadline");
+      }
+    } finally {
+      await suite.db.client.query(`alter database ${database} reset deadlock_timeout`);
+    }
+  });
+
+  async function tradeEmails() {
+    const [emailA, emailB] = ["a", "b"].map((x) => `${x}-${crypto.randomUUID()}@example.com`);
+    const a = newUser(suite.base, { email: emailA, prefix: "trade" });
+    const b = newUser(suite.base, { email: emailB, prefix: "trade" });
+    await a.create({ title: "before" });
+    await b.create({ title: "before" });
+    const aTakesB = newUser(suite.base, { id: a.id, email: emailB });
+    const bTakesA = newUser(suite.base, { id: b.id, email: emailA });
+
+    const blocker = new pg.Client({ connectionString: suite.db.url });
+    await blocker.connect();
+    let responses;
+    try {
+      await blocker.query("begin");
+      await blocker.query("select 1 from users where id = $1 for update", [a.id]);
+      const waitingBefore = await countWaiting();
+      const second = answered((signal) => bTakesA.request("POST", bTakesA.tasksUrl, { body: { title: "b trades" }, signal }));
+      await untilWaiting(waitingBefore + 1); // B's create waits on A's row
+      const first = answered((signal) => aTakesB.request("POST", aTakesB.tasksUrl, { body: { title: "a trades" }, signal }));
+      await untilWaiting(waitingBefore + 2); // A's create holds B's row and waits on its own
+      await blocker.query("commit");
+      responses = await Promise.all([first, second]);
+    } finally {
+      await blocker.end();
+    }
+    const lines = await Promise.all(responses.map((response) => logLineOf(suite.worker, response)));
+    const timedOut = lines.filter((line) => timersIn(line.cause).length > 0);
+    if (timedOut.length > 0) return { completed: false, causes: timedOut.map((line) => line.cause) };
+
+    for (const [response, line] of responses.map((response, i) => [response, lines[i]])) {
+      assert.equal(response.status, 201, `${await response.clone().text()} ${JSON.stringify(line)}`);
+    }
+    const retried = lines.filter((line) => line.error === "database_statement_retried");
+    assert.equal(retried.length, 1, `one of the two was the deadlock's victim: ${JSON.stringify(lines)}`);
+    assert.match(retried[0].cause, /^40P01 /);
+    assert.equal(lines.filter((line) => line.error !== undefined).length, 1, JSON.stringify(lines));
+    // The trade is done, and each create happened once.
+    assert.equal(await emailOf(a.id), emailB);
+    assert.equal(await emailOf(b.id), emailA);
+    for (const [user, title] of [[a, "a trades"], [b, "b trades"]]) {
+      const { rows } = await suite.db.client.query(
+        "select count(*)::int as n from tasks where user_id = $1 and title = $2", [user.id, title]);
+      assert.equal(rows[0].n, 1, `${title} created once`);
+    }
+    return { completed: true };
+  }
 });

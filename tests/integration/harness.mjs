@@ -320,6 +320,67 @@ function queryDetector() {
   };
 }
 
+/** Splits one direction of a PostgreSQL connection into message segments, so the proxy can
+ *  drop or stop at message boundaries. Returns a function that takes each chunk in order and
+ *  returns its pieces: `{ type, start, end, bytes }`, `type` being the message's type byte
+ *  (null for the untyped startup message, or an SSLRequest), `start`/`end` whether the piece
+ *  begins/ends its message. `untypedFirst`: the client's side, whose first message is untyped. */
+function messageSegments({ untypedFirst }) {
+  let typed = !untypedFirst;
+  let header = []; // the current message's header bytes seen so far
+  let type = null;
+  let rest = 0; // body bytes of the current message still to come
+  return (chunk) => {
+    const pieces = [];
+    let piece = null; // the piece being collected: { type, start, end, from }
+    const close = (to, end) => {
+      if (piece && to > piece.from) pieces.push({ type: piece.type, start: piece.start, end, bytes: chunk.subarray(piece.from, to) });
+      piece = null;
+    };
+    for (let i = 0; i < chunk.length;) {
+      if (!piece) piece = { type, start: header.length === 0 && rest === 0, from: i };
+      if (rest > 0) {
+        const n = Math.min(rest, chunk.length - i);
+        rest -= n;
+        i += n;
+        if (rest === 0) close(i, true);
+        continue;
+      }
+      if (header.length === 0) piece.type = type = typed ? chunk[i] : null;
+      header.push(chunk[i++]);
+      if (header.length < (typed ? 5 : 8)) continue;
+      const bytes = Buffer.from(header);
+      header = [];
+      rest = typed ? bytes.readInt32BE(1) - 4 : bytes.readInt32BE(0) - 8;
+      if (!typed) typed = bytes.readInt32BE(4) !== 80877103; // an SSLRequest precedes a real startup
+      if (rest === 0) close(i, true);
+    }
+    close(chunk.length, false);
+    return pieces;
+  };
+}
+
+const backendMessage = (type, body) => {
+  const header = Buffer.alloc(5);
+  header[0] = type.charCodeAt(0);
+  header.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([header, body]);
+};
+const READY_FOR_QUERY = backendMessage("Z", Buffer.from("I"));
+
+/** A PostgreSQL ErrorResponse carrying `sqlstate` (and the `constraint` it names), followed by
+ *  ReadyForQuery: how the server refuses a statement. For `startProxy`'s `answerQueries`. */
+export function errorResponse(sqlstate, { constraint, message = "refused by the test proxy" } = {}) {
+  const fields = [["S", "ERROR"], ["V", "ERROR"], ["C", sqlstate], ["M", message]];
+  if (constraint) fields.push(["n", constraint]);
+  const body = Buffer.concat([...fields.map(([k, v]) => Buffer.from(`${k}${v}\0`)), Buffer.from([0])]);
+  return Buffer.concat([backendMessage("E", body), READY_FOR_QUERY]);
+}
+
+/** An answer to a query that breaks the protocol: AuthenticationOk, a message that belongs to
+ *  the startup, where the query's own answer should begin; then ReadyForQuery. */
+export const UNEXPECTED_MESSAGE = Buffer.concat([backendMessage("R", Buffer.alloc(4)), READY_FOR_QUERY]);
+
 /** A TCP proxy between the worker's Hyperdrive binding and PostgreSQL, so tests can make the
  *  database misbehave without touching the shared server. Modes (`set(mode, ms)`):
  *  - "pass": forwards both ways;
@@ -334,7 +395,13 @@ function queryDetector() {
  *  - "slow": forwards, delaying every server→client chunk by `ms`.
  *  Open connections are cut on every change. `failNextConnections(n)` destroys the next n
  *  accepted connections at once (a transient connect failure), whatever the mode;
- *  `connections()` counts accepted connections. */
+ *  `connections()` counts accepted connections.
+ *  `answerQueries(reply, n)` answers the next n queries (on any connection, in "pass" mode)
+ *  itself with `reply` — e.g. `errorResponse("40P01")` — instead of sending them to the server:
+ *  a query is a simple Query message or an extended-protocol request (Parse … Sync), and the
+ *  reply is sent once the whole request has arrived (the worker waits for each answer before
+ *  its next query, so replies cannot overtake the server's); `queries()` counts the queries
+ *  seen, answered or forwarded. */
 export async function startProxy(targetUrl) {
   const target = new URL(targetUrl);
   const port = await freePort();
@@ -344,6 +411,8 @@ export async function startProxy(targetUrl) {
   let failing = 0;
   let accepted = 0;
   const finishing = []; // reset-after-send: one promise per server connection left to finish
+  let answers = { reply: null, left: 0 }; // answerQueries
+  let queriesSeen = 0;
   const track = (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -363,8 +432,30 @@ export async function startProxy(targetUrl) {
     const startsQuery = queryDetector();
     let queried = false; // the first query message has gone by
     let detached = false; // reset-after-send: upstream left to finish on its own
+    const fromClient = messageSegments({ untypedFirst: true });
+    let swallowing = null; // answerQueries: the request being answered ("Q" or "P"), if any
+
+    /** The pieces of `chunk` that go on to the server; answers the queries answerQueries takes. */
+    const forwarded = (pieces) => pieces.filter((piece) => {
+      const query = piece.start && (piece.type === 0x50 || piece.type === 0x51) && swallowing === null;
+      if (query) {
+        queriesSeen++;
+        if (answers.left > 0) {
+          answers.left--;
+          swallowing = piece.type === 0x51 ? "Q" : "P";
+        }
+      }
+      if (swallowing === null) return true;
+      // A simple query is one message; an extended request ends with its Sync.
+      if (piece.end && (swallowing === "Q" || piece.type === 0x53)) {
+        swallowing = null;
+        client.write(answers.reply);
+      }
+      return false;
+    });
 
     client.on("data", (chunk) => {
+      const pieces = fromClient(chunk);
       if (!queried && startsQuery(chunk)) {
         queried = true;
         if (mode === "reset") {
@@ -384,7 +475,9 @@ export async function startProxy(targetUrl) {
           return;
         }
       }
-      if (!upstream.write(chunk)) {
+      const kept = mode === "pass" ? forwarded(pieces) : pieces;
+      const out = kept.length === pieces.length ? chunk : Buffer.concat(kept.map((piece) => piece.bytes));
+      if (out.length > 0 && !upstream.write(out)) {
         client.pause();
         upstream.once("drain", () => client.resume());
       }
@@ -407,6 +500,7 @@ export async function startProxy(targetUrl) {
     async set(next, ms = 0) {
       mode = next;
       delayMs = ms;
+      answers = { reply: null, left: 0 };
       for (const socket of sockets) socket.destroy();
       if (next === "down" && server.listening) await unlisten();
       if (next !== "down" && !server.listening) await listen();
@@ -417,6 +511,14 @@ export async function startProxy(targetUrl) {
     },
     /** How many connections the proxy has accepted so far. */
     connections: () => accepted,
+    /** The next `n` queries are answered with `reply` instead of reaching the server ("pass";
+     *  a change of mode forgets what is left). */
+    answerQueries(reply, n = 1) {
+      answers = { reply, left: n };
+    },
+    /** How many queries the proxy has seen in "pass" mode (answered or forwarded). */
+    queries: () => queriesSeen,
+
     /** Resolves once the server has closed every connection "reset-after-send" left to it: it
      *  closes one at the end of stream, after running (and committing) what it received. */
     finished: () => Promise.all(finishing),
