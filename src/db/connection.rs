@@ -1,6 +1,9 @@
 //! One database connection per request, through the Hyperdrive binding: opened only after the
-//! request has passed the gate and validation, driven alongside the work, closed before the
-//! request ends, and bounded by [`DB_DEADLINE`].
+//! request has passed the gate and validation, and driven alongside the work, within
+//! [`DB_DEADLINE`], until the work's result is in hand. The answer is decided then. Closing the
+//! connection (Terminate, then the socket's shutdown) is finished after the response, under the
+//! request's `waitUntil` and its own [`CLOSE_DEADLINE`], after which the socket is dropped: a
+//! write that committed is answered as such even if its close stalls.
 //!
 //! A connection belongs to the request that opened it (Workers forbid I/O objects shared across
 //! requests; Hyperdrive is the pool).
@@ -12,16 +15,18 @@
 //! write is a single statement, so a write is applied entirely or not at all; clients retry
 //! safely with `Idempotency-Key` or `If-Match`.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, pin::pin, time::Duration};
 
 use futures_util::future::{self, Either};
 use tokio_postgres::{config::SslMode, tls::NoTlsStream, Client, Config as PgConfig, NoTls};
-use worker::{Delay, Env, Hyperdrive};
+use wasm_bindgen::JsValue;
+use worker::{Context, Delay, Env, Hyperdrive};
 
 use super::{faults::classify, socket::PgSocket};
 use crate::{
     config::HYPERDRIVE_BINDING,
     error::{ApiError, FaultSlot},
+    http::RequestState,
 };
 
 /// Connects plus statements must finish within this, so a dead or stalled database turns into a
@@ -30,6 +35,9 @@ pub const DB_DEADLINE: Duration = Duration::from_millis(1500);
 /// One connection attempt (TCP, startup, authentication). Through Hyperdrive this is a local
 /// handshake, normally a few milliseconds.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// Closing a connection after the response: sending Terminate and shutting the socket's
+/// writable side are local writes, normally immediate; past this the socket is dropped.
+pub const CLOSE_DEADLINE: Duration = Duration::from_millis(500);
 
 /// The request's connection as its statements see it: the client, and the request's fault
 /// slot, where a statement that had to be run again is noted for the log line.
@@ -52,16 +60,18 @@ impl<'r> Session<'r> {
     }
 }
 
-/// Runs `work` with a fresh connection through the Hyperdrive binding, within [`DB_DEADLINE`].
+/// Runs `work` with a fresh connection through the Hyperdrive binding, within [`DB_DEADLINE`];
+/// the connection's close is finished after the response (see the module's documentation).
 pub async fn with_connection<'r, T, F, Fut>(
     env: &Env,
-    faults: &'r FaultSlot,
+    request: &'r RequestState,
     work: F,
 ) -> Result<T, ApiError>
 where
     F: FnOnce(Session<'r>) -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
 {
+    let faults = &request.fault;
     let exchange = async {
         let hyperdrive = env
             .hyperdrive(HYPERDRIVE_BINDING)
@@ -79,13 +89,65 @@ where
             }
             other => other?,
         };
-        // `work` owns the client and drops it when done, which makes `connection` send
-        // Terminate and finish: joining the two closes the connection before we return. A
-        // connection error surfaces through the work's own result (the request's log line).
-        let (result, _closed) = future::join(work(Session::new(client, faults)), connection).await;
-        result
+        Ok(drive(work(Session::new(client, faults)), connection).await)
     };
-    within(DB_DEADLINE, "no answer from the database", exchange).await
+    let (result, open) = within(DB_DEADLINE, "no answer from the database", exchange).await?;
+    if let Some(connection) = open {
+        close_after_response(request.context.as_ref(), connection);
+    }
+    result
+}
+
+/// Drives `work` and `connection` together until the work's result is in hand, and returns it
+/// with the connection if that has not ended: the work dropped its client, so the connection's
+/// remaining job is its close (Terminate, then the socket's shutdown), left to the caller.
+///
+/// A connection that ends first with an error is the cause of the "database unavailable" the
+/// work then meets (the client only sees "connection closed"), so that error is reported.
+async fn drive<T, W, C>(work: W, mut connection: C) -> (Result<T, ApiError>, Option<C>)
+where
+    W: Future<Output = Result<T, ApiError>>,
+    C: Future<Output = Result<(), tokio_postgres::Error>> + Unpin,
+{
+    let work = pin!(work);
+    let (ended, work) = match future::select(work, &mut connection).await {
+        Either::Left((result, _)) => return (result, Some(connection)),
+        Either::Right(rest) => rest,
+    };
+    // Dropping the ended connection ends the client's requests still waiting on it.
+    drop(connection);
+    let result = match (work.await, ended) {
+        (Err(ApiError::DatabaseUnavailable(_)), Err(cause)) => Err(classify(cause)),
+        (result, _) => result,
+    };
+    (result, None)
+}
+
+/// Drives `connection` until its close is done or `deadline` passes; either way it is dropped
+/// then, which closes the socket. Says whether the close finished in time.
+async fn close<C: Future + Unpin>(connection: C, deadline: impl Future<Output = ()>) -> bool {
+    matches!(
+        future::select(connection, pin!(deadline)).await,
+        Either::Left(_)
+    )
+}
+
+/// Finishes closing `connection` after the response, under the request's `waitUntil`, within
+/// [`CLOSE_DEADLINE`]. Without a request context (host tests) the connection is dropped here,
+/// which closes the socket without Terminate; PostgreSQL takes that as the end of the session.
+fn close_after_response(context: Option<&Context>, connection: Connection) {
+    let Some(context) = context else {
+        return;
+    };
+    let closing = async move {
+        close(connection, Delay::from(CLOSE_DEADLINE)).await;
+        Ok(JsValue::UNDEFINED)
+    };
+    // `future_to_promise` starts the close at once; `waitUntil` keeps the request alive until it
+    // is done. It throws only outside a request's life, and `Context::wait_until` would unwrap
+    // that, so the raw method is called and a refusal left to the socket's own cleanup.
+    let promise = wasm_bindgen_futures::future_to_promise(closing);
+    let _ = AsRef::<worker::worker_sys::Context>::as_ref(context).wait_until(&promise);
 }
 
 /// `work`'s result, or "database unavailable" (`silence` and the limit, for the log) when it
@@ -95,7 +157,7 @@ async fn within<T>(
     silence: &str,
     work: impl Future<Output = Result<T, ApiError>>,
 ) -> Result<T, ApiError> {
-    match future::select(std::pin::pin!(work), Delay::from(limit)).await {
+    match future::select(pin!(work), Delay::from(limit)).await {
         Either::Left((result, _)) => result,
         Either::Right(((), _)) => Err(ApiError::DatabaseUnavailable(format!(
             "{silence} within {} ms",
@@ -143,3 +205,7 @@ fn retried(first: &ApiError, second: ApiError) -> ApiError {
         (_, second) => second,
     }
 }
+
+#[cfg(test)]
+#[path = "connection_tests.rs"]
+mod tests;

@@ -16,7 +16,7 @@ use std::{cell::RefCell, time::Duration};
 use worker::{Date, Delay, Env};
 
 use super::{connection::DB_DEADLINE, ping, with_connection};
-use crate::error::{ApiError, FaultSlot};
+use crate::{error::ApiError, http::RequestState};
 
 /// How long one check's result answers every call: a few probe intervals of a load balancer,
 /// short enough that an outage or a recovery shows within it.
@@ -89,7 +89,7 @@ impl SharedCheck {
 }
 
 /// Whether the database answers, as the isolate's shared check says (running it when due).
-pub async fn database_answers(env: &Env, faults: &FaultSlot) -> Result<(), ApiError> {
+pub async fn database_answers(env: &Env, request: &RequestState) -> Result<(), ApiError> {
     loop {
         let now = Date::now().as_millis();
         let plan = SHARED.with_borrow_mut(|shared| {
@@ -105,7 +105,8 @@ pub async fn database_answers(env: &Env, faults: &FaultSlot) -> Result<(), ApiEr
             Plan::Wait => Delay::from(Duration::from_millis(WAIT_STEP_MS)).await,
             Plan::Check => {
                 let result =
-                    with_connection(env, faults, |client| async move { ping(&client).await }).await;
+                    with_connection(env, request, |client| async move { ping(&client).await })
+                        .await;
                 SHARED.with_borrow_mut(|shared| shared.finished(now, result.clone()));
                 return result;
             }

@@ -1,6 +1,6 @@
 //! A scripted PostgreSQL server for host tests: a real tokio-postgres client and connection over
 //! an in-memory stream, so the driver's own errors (which have no public constructors) can be
-//! produced without a database or the Workers runtime.
+//! produced, and the connection's close stalled, without a database or the Workers runtime.
 //!
 //! The server answers each request of the client's, in order, with the next [`Reply`]: the
 //! startup message, and each `Sync` or simple `Query` (the ends of tokio-postgres' requests).
@@ -50,9 +50,21 @@ pub struct State {
     started: bool,
     /// Requests the client completed (the startup message counts as one).
     pub requests: usize,
+    /// The client sent Terminate.
+    pub terminated: bool,
+    /// Shutting the stream down never finishes, as a close that stalls.
+    pub stall_close: bool,
+    /// The stream was dropped (the socket closed).
+    pub dropped: bool,
 }
 
 pub struct Stream(Rc<RefCell<State>>);
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.0.borrow_mut().dropped = true;
+    }
+}
 
 impl State {
     /// Takes the complete frontend messages written so far; answers the ends of requests.
@@ -78,6 +90,10 @@ impl State {
                     true
                 }
                 Some(b'S' | b'Q') => true,
+                Some(b'X') => {
+                    self.terminated = true;
+                    false
+                }
                 Some(_) => false,
             };
             if request_end {
@@ -141,6 +157,9 @@ impl AsyncWrite for Stream {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.0.borrow().stall_close {
+            return Poll::Pending;
+        }
         Poll::Ready(Ok(()))
     }
 }

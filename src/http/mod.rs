@@ -26,7 +26,7 @@ use std::{cell::RefCell, rc::Rc};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use worker::{Date, Env, Method, Request, Response, RouteContext};
+use worker::{Context, Date, Env, Method, Request, Response, RouteContext};
 
 use crate::error::{ApiError, FaultSlot};
 use request_log::{usable_ray, RequestRecord};
@@ -37,6 +37,10 @@ pub struct RequestState {
     /// The matched route's pattern, for the log line.
     pub route: RefCell<Option<&'static str>>,
     pub fault: FaultSlot,
+    /// The request's `Context`, for work that finishes after the response (closing the database
+    /// connection, [`crate::db::connection`]); `None` only where there is no request (host
+    /// tests).
+    pub context: Option<Context>,
 }
 
 /// What every handler receives besides the request.
@@ -44,12 +48,15 @@ pub type Ctx = RouteContext<Rc<RequestState>>;
 
 /// Serves one request: routes it, renders any error as JSON, adds the common headers and writes
 /// the request's log line.
-pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
+pub async fn handle(req: Request, env: Env, context: Context) -> worker::Result<Response> {
     let started = Date::now().as_millis();
     let request_id = request_id(&req);
     // workers-rs maps any method it does not know (QUERY, FOO) to GET: log the real one.
     let method_name = req.inner().method();
-    let state = Rc::new(RequestState::default());
+    let state = Rc::new(RequestState {
+        context: Some(context),
+        ..RequestState::default()
+    });
 
     let origin = req.headers().get("Origin").ok().flatten();
     let preflight = req.method() == Method::Options

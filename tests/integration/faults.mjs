@@ -9,7 +9,8 @@
 // ErrorResponse with a chosen SQLSTATE): the connection's faults are 503s, a statement rolled
 // back by a concurrent one (deadlock, serialization failure, the email race) is run once more
 // and only once (503 `database_conflict` if that fails too), and statement errors and protocol
-// violations are 500s, not outages. Last, a real deadlock: two users trading their emails.
+// violations are 500s, not outages. A close that stalls after the result does not decide the
+// answer. Last, a real deadlock: two users trading their emails.
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { after, before, describe, it } from "node:test";
@@ -401,6 +402,28 @@ describe("database faults", () => {
       assert.equal(line.level, "error");
       assert.match(line.cause, cause);
     }
+  });
+
+  it("a create whose close stalls after the result answers 201, and the stalled close is still bounded", async () => {
+    const user = newUser(worker.url);
+    await proxy.set("hold-after-reply");
+    const title = `close stalls ${crypto.randomUUID()}`;
+    const response = await answered((signal) => user.request("POST", user.tasksUrl, { body: { title }, signal }));
+    assert.equal(response.status, 201, await response.clone().text());
+    const line = await logLineOf(worker, response);
+    assert.equal(line.error, undefined, `no fault: ${JSON.stringify(line)}`);
+    assert.equal((await response.json()).title, title);
+    assert.equal(await titleCount(title), 1, "the task exists");
+    // The worker still closes: its Terminate reaches the proxy (and is held there), and then it
+    // closes its socket, so no connection is left open (main.test.mjs checks the server side).
+    const until = async (ok, what) => {
+      for (const started = performance.now(); !ok(); await sleep(20)) {
+        if (performance.now() - started > NO_HANG_MS) assert.fail(what);
+      }
+    };
+    await until(() => proxy.held() > 0, "the worker never sent its Terminate");
+    await until(() => proxy.openClients() === 0, "the worker never closed its socket");
+    await proxy.set("pass");
   });
 });
 

@@ -392,10 +392,15 @@ export const UNEXPECTED_MESSAGE = Buffer.concat([backendMessage("R", Buffer.allo
  *    server, then destroys the client's socket before any reply reaches it; the server still
  *    gets the whole chunk and a clean end of stream, so the statement may be applied
  *    (`finished()` says when the server is done with it);
- *  - "slow": forwards, delaying every server→client chunk by `ms`.
+ *  - "slow": forwards, delaying every server→client chunk by `ms`;
+ *  - "hold-after-reply": forwards until the server's reply to the client's first query has
+ *    reached the client (through its ReadyForQuery), then holds everything else: what the client
+ *    sends (its Terminate) never reaches the server and nothing more reaches the client, as a
+ *    close that never completes. When the client closes its socket, the server connection is
+ *    cut (so nothing is left open); `held()` counts the client bytes held back.
  *  Open connections are cut on every change. `failNextConnections(n)` destroys the next n
  *  accepted connections at once (a transient connect failure), whatever the mode;
- *  `connections()` counts accepted connections.
+ *  `connections()` counts accepted connections, `openClients()` those still open.
  *  `answerQueries(reply, n)` answers the next n queries (on any connection, in "pass" mode)
  *  itself with `reply` — e.g. `errorResponse("40P01")` — instead of sending them to the server:
  *  a query is a simple Query message or an extended-protocol request (Parse … Sync), and the
@@ -411,8 +416,10 @@ export async function startProxy(targetUrl) {
   let failing = 0;
   let accepted = 0;
   const finishing = []; // reset-after-send: one promise per server connection left to finish
+  const clients = new Set(); // accepted client sockets still open
   let answers = { reply: null, left: 0 }; // answerQueries
   let queriesSeen = 0;
+  let heldBytes = 0; // hold-after-reply
   const track = (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -421,6 +428,8 @@ export async function startProxy(targetUrl) {
   const server = net.createServer((client) => {
     accepted++;
     track(client);
+    clients.add(client);
+    client.on("close", () => clients.delete(client));
     if (failing > 0) {
       failing--;
       client.destroy();
@@ -433,7 +442,10 @@ export async function startProxy(targetUrl) {
     let queried = false; // the first query message has gone by
     let detached = false; // reset-after-send: upstream left to finish on its own
     const fromClient = messageSegments({ untypedFirst: true });
+    const fromServer = messageSegments({ untypedFirst: false });
     let swallowing = null; // answerQueries: the request being answered ("Q" or "P"), if any
+    let replied = false; // hold-after-reply: the first query's reply has reached the client
+    let holding = false; // hold-after-reply: nothing more goes either way
 
     /** The pieces of `chunk` that go on to the server; answers the queries answerQueries takes. */
     const forwarded = (pieces) => pieces.filter((piece) => {
@@ -456,6 +468,10 @@ export async function startProxy(targetUrl) {
 
     client.on("data", (chunk) => {
       const pieces = fromClient(chunk);
+      if (holding) {
+        heldBytes += chunk.length;
+        return;
+      }
       if (!queried && startsQuery(chunk)) {
         queried = true;
         if (mode === "reset") {
@@ -484,11 +500,27 @@ export async function startProxy(targetUrl) {
     });
     // Server→client: in "slow" mode every chunk (and the end) waits `delayMs`, in order.
     const toClient = (forward) => (mode === "slow" ? setTimeout(forward, delayMs) : forward());
-    upstream.on("data", (chunk) => detached || toClient(() => client.destroyed || client.write(chunk)));
-    upstream.on("end", () => toClient(() => client.end()));
+    upstream.on("data", (chunk) => {
+      if (detached || holding) return;
+      if (mode === "hold-after-reply") {
+        // Up to the end of the first ReadyForQuery after the first query, then nothing.
+        const kept = [];
+        for (const piece of fromServer(chunk)) {
+          if (replied) break;
+          kept.push(piece.bytes);
+          if (queried && piece.type === 0x5a && piece.end) replied = true;
+        }
+        holding = replied;
+        client.write(Buffer.concat(kept));
+        return;
+      }
+      toClient(() => client.destroyed || client.write(chunk));
+    });
+    upstream.on("end", () => holding || toClient(() => client.end()));
     upstream.on("error", () => detached || toClient(() => client.destroy()));
-    client.on("end", () => detached || upstream.end());
+    client.on("end", () => detached || (holding ? upstream.destroy() : upstream.end()));
     client.on("error", () => detached || upstream.destroy());
+    client.on("close", () => holding && upstream.destroy());
   });
   const listen = () => new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
   const unlisten = () => new Promise((resolve) => server.close(() => resolve()));
@@ -496,7 +528,7 @@ export async function startProxy(targetUrl) {
   return {
     port,
     /** Switches mode ("pass", "down", "blackhole", "reset", "reset-after-send", "slow" with
-     *  `ms`), cutting every open connection. */
+     *  `ms`, "hold-after-reply"), cutting every open connection. */
     async set(next, ms = 0) {
       mode = next;
       delayMs = ms;
@@ -511,6 +543,8 @@ export async function startProxy(targetUrl) {
     },
     /** How many connections the proxy has accepted so far. */
     connections: () => accepted,
+    /** How many accepted client connections are still open. */
+    openClients: () => clients.size,
     /** The next `n` queries are answered with `reply` instead of reaching the server ("pass";
      *  a change of mode forgets what is left). */
     answerQueries(reply, n = 1) {
@@ -518,7 +552,8 @@ export async function startProxy(targetUrl) {
     },
     /** How many queries the proxy has seen in "pass" mode (answered or forwarded). */
     queries: () => queriesSeen,
-
+    /** hold-after-reply: the client bytes held back so far. */
+    held: () => heldBytes,
     /** Resolves once the server has closed every connection "reset-after-send" left to it: it
      *  closes one at the end of stream, after running (and committing) what it received. */
     finished: () => Promise.all(finishing),
