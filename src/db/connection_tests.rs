@@ -82,15 +82,16 @@ fn a_connection_that_fails_first_is_the_cause_the_work_reports() {
 
 #[test]
 fn a_work_error_of_its_own_is_kept_when_the_connection_fails_too() {
-    // A 404 decided from a row that did arrive is not turned into an outage.
+    // A work that decides its own error after the connection broke (a 404, say) keeps it: only
+    // "database unavailable" takes the connection's cause.
     let (client, connection, _) = test_server::connect(vec![Reply::Break]);
     let work = async move {
-        drop(client);
+        assert!(client.query_typed("select 1", &[]).await.is_err());
         Err::<(), _>(ApiError::TaskNotFound)
     };
     let driven = poll_until_stalled(pin!(drive(work, connection)));
     assert!(matches!(
         driven,
-        Poll::Ready((Err(ApiError::TaskNotFound), _))
+        Poll::Ready((Err(ApiError::TaskNotFound), None))
     ));
 }
