@@ -428,8 +428,9 @@ describe("database faults", () => {
 });
 
 describe("deadlocks", () => {
-  // Two users trading emails deadlock in the users upsert of INSERT_TASK: each statement's
-  // `released` takes the other's row, then its `synced` wants its own, which the other took.
+  // Two users trading verified emails (an unverified claim never moves an email) deadlock in the
+  // users upsert of INSERT_TASK: each statement's `released` takes the other's row, then its
+  // `synced` wants its own, which the other took.
   // A lock the test holds orders them so that this happens every time: B's create waits on A's
   // row first, then A's create takes B's row and waits on its own, then the test lets go.
   const countWaiting = async () => (await suite.db.client.query(
@@ -468,8 +469,8 @@ describe("deadlocks", () => {
     const b = newUser(suite.base, { email: emailB, prefix: "trade" });
     await a.create({ title: "before" });
     await b.create({ title: "before" });
-    const aTakesB = newUser(suite.base, { id: a.id, email: emailB });
-    const bTakesA = newUser(suite.base, { id: b.id, email: emailA });
+    const aTakesB = newUser(suite.base, { id: a.id, email: emailB, emailVerified: true });
+    const bTakesA = newUser(suite.base, { id: b.id, email: emailA, emailVerified: true });
 
     const blocker = new pg.Client({ connectionString: suite.db.url });
     await blocker.connect();
