@@ -2,8 +2,9 @@
 //! user's tasks in PostgreSQL, reached through a Hyperdrive binding.
 //!
 //! **The rule:** only [`http`] (the shell: routes, handlers, responses), the connection part of
-//! [`db`] (`db::connection`, `db::socket`) and the JWKS fetch (`auth::key_source`) touch the
-//! Workers runtime. Everything else is a pure core that `cargo test` runs on the host:
+//! [`db`] (`db::connection`, `db::socket`, and the timers of the shared health check in
+//! `db::health`) and the JWKS fetch (`auth::key_source`) touch the Workers runtime; the core
+//! never depends on the shell. Everything else is a pure core that `cargo test` runs on the host:
 //!
 //! - where a route lives: the route table in `http::routes`, its handler in `http::tasks` or
 //!   `http::operational`;

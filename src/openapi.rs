@@ -2,7 +2,7 @@
 //!
 //! Its paths are the route table's ([`ROUTES`]: methods, summaries, bodies, statuses); its
 //! schemas use the same constants and field lists the handlers validate with (`tasks`,
-//! `http::conditional`, `error`), and the unit tests below compare it with the Rust types
+//! `tasks::conditional`, `error`), and the unit tests below compare it with the Rust types
 //! themselves (a serialized `Task`, every `ApiError` code, the title parser), so it cannot
 //! drift from the code. `make test` also runs schemathesis against it.
 //!
@@ -16,10 +16,12 @@ use serde_json::{json, Map, Value};
 use crate::{
     http::{
         body::BODY_DEADLINE_SECS,
-        conditional::MAX_IDEMPOTENCY_KEY_CHARS,
         routes::{openapi_path, Doc, Success, ROUTES},
     },
-    tasks::{MAX_BODY_BYTES, MAX_DESCRIPTION_CHARS, MAX_LIMIT, MAX_TITLE_CHARS, SERVER_OWNED},
+    tasks::{
+        conditional::MAX_IDEMPOTENCY_KEY_CHARS, MAX_BODY_BYTES, MAX_DESCRIPTION_CHARS, MAX_LIMIT,
+        MAX_TITLE_CHARS, SERVER_OWNED,
+    },
 };
 
 /// Every `error.code` the API can answer with (checked against `ApiError` in the tests).
@@ -74,9 +76,10 @@ pub fn document() -> Value {
                 "**Conditional requests.** Single-task responses carry a strong `ETag`; `GET` honours ",
                 "`If-None-Match` (304) and `PUT`, `PATCH .../complete` and `DELETE` honour `If-Match` ",
                 "(412 with the current `ETag` on a mismatch, 400 if malformed). ",
-                "**Paging.** Lists return at most `limit` (default and maximum 1000) tasks; when more ",
-                "follow, `Link: <url>; rel=\"next\"` gives the next page's URL, whose opaque, ",
-                "signed `cursor` parameter must be used as given."
+                "**Paging.** Lists return at most `limit` (default and maximum 1000) tasks and at ",
+                "most 512 KiB of JSON (a page always holds one task), so a page may hold fewer than ",
+                "`limit` while more follow; when more follow, `Link: <url>; rel=\"next\"` gives the ",
+                "next page's URL, whose opaque, signed `cursor` parameter must be used as given."
             )
         },
         "security": [{ "bearer": [] }],

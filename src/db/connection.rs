@@ -1,6 +1,6 @@
 //! One database connection per request, through the Hyperdrive binding: opened only after the
 //! request has passed the gate and validation, and driven alongside the work, within
-//! [`DB_DEADLINE`], until the work's result is in hand. The answer is decided then. Closing the
+//! the exchange deadline ([`super::deadlines`]), until the work's result is in hand. The answer is decided then. Closing the
 //! connection (Terminate, then the socket's shutdown) is finished after the response, under the
 //! request's `waitUntil` and its own [`CLOSE_DEADLINE`], after which the socket is dropped: a
 //! write that committed is answered as such even if its close stalls.
@@ -9,7 +9,7 @@
 //! requests; Hyperdrive is the pool).
 //!
 //! Faults: a connection that fails before any statement is sent (refused, reset during the
-//! handshake, no answer within [`CONNECT_TIMEOUT`]) is retried once. Once a statement may have
+//! handshake, no answer within the connect timeout) is retried once. Once a statement may have
 //! been sent it is never retried blindly: only a statement the server says it rolled back
 //! because of a concurrent one is run again ([`super::faults`], [`super::statements`]). Every
 //! write is a single statement, so a write is applied entirely or not at all; clients retry
@@ -22,19 +22,11 @@ use tokio_postgres::{config::SslMode, tls::NoTlsStream, Client, Config as PgConf
 use wasm_bindgen::JsValue;
 use worker::{Context, Delay, Env, Hyperdrive};
 
-use super::{faults::classify, socket::PgSocket};
+use super::{deadlines::Deadlines, faults::classify, socket::PgSocket};
 use crate::{
     config::HYPERDRIVE_BINDING,
     error::{ApiError, FaultSlot},
-    http::RequestState,
 };
-
-/// Connects plus statements must finish within this, so a dead or stalled database turns into a
-/// JSON 503 instead of a hanging request.
-pub const DB_DEADLINE: Duration = Duration::from_millis(1500);
-/// One connection attempt (TCP, startup, authentication). Through Hyperdrive this is a local
-/// handshake, normally a few milliseconds.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// Closing a connection after the response: sending Terminate and shutting the socket's
 /// writable side are local writes, normally immediate; past this the socket is dropped.
 pub const CLOSE_DEADLINE: Duration = Duration::from_millis(500);
@@ -60,26 +52,39 @@ impl<'r> Session<'r> {
     }
 }
 
-/// Runs `work` with a fresh connection through the Hyperdrive binding, within [`DB_DEADLINE`];
-/// the connection's close is finished after the response (see the module's documentation).
+/// What a connection takes from the request that opens it.
+pub struct Scope<'r> {
+    /// Where faults the request survived are noted for its log line.
+    pub faults: &'r FaultSlot,
+    /// The request's `Context`, to finish the close after the response; `None` only where there
+    /// is no request (host tests).
+    pub context: Option<&'r Context>,
+    /// The deployment's deadlines ([`super::deadlines`]), or why its variables are unusable.
+    pub deadlines: Result<Deadlines, &'static str>,
+}
+
+/// Runs `work` with a fresh connection through the Hyperdrive binding, within the exchange
+/// deadline; the connection's close is finished after the response (see the module's
+/// documentation).
 pub async fn with_connection<'r, T, F, Fut>(
     env: &Env,
-    request: &'r RequestState,
+    request: &Scope<'r>,
     work: F,
 ) -> Result<T, ApiError>
 where
     F: FnOnce(Session<'r>) -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
 {
-    let faults = &request.fault;
+    let faults = request.faults;
+    let deadlines = request.deadlines.map_err(ApiError::Misconfigured)?;
     let exchange = async {
         let hyperdrive = env
             .hyperdrive(HYPERDRIVE_BINDING)
             .map_err(|_| ApiError::Misconfigured("the HYPERDRIVE binding is missing"))?;
-        let (client, connection) = match connect(&hyperdrive).await {
+        let (client, connection) = match connect(&hyperdrive, deadlines.connect).await {
             // Nothing was sent yet, so a second connection cannot apply anything twice.
             Err(first) if is_transient(&first) => {
-                let connected = connect(&hyperdrive)
+                let connected = connect(&hyperdrive, deadlines.connect)
                     .await
                     .map_err(|second| retried(&first, second))?;
                 if let Some(cause) = first.log_cause() {
@@ -91,9 +96,10 @@ where
         };
         Ok(drive(work(Session::new(client, faults)), connection).await)
     };
-    let (result, open) = within(DB_DEADLINE, "no answer from the database", exchange).await?;
+    let (result, open) =
+        within(deadlines.exchange, "no answer from the database", exchange).await?;
     if let Some(connection) = open {
-        close_after_response(request.context.as_ref(), connection);
+        close_after_response(request.context, connection);
     }
     result
 }
@@ -168,8 +174,11 @@ async fn within<T>(
 
 type Connection = tokio_postgres::Connection<PgSocket, NoTlsStream>;
 
-/// One connection attempt, bounded by [`CONNECT_TIMEOUT`].
-async fn connect(hyperdrive: &Hyperdrive) -> Result<(Client, Connection), ApiError> {
+/// One connection attempt, bounded by `limit`.
+async fn connect(
+    hyperdrive: &Hyperdrive,
+    limit: Duration,
+) -> Result<(Client, Connection), ApiError> {
     let attempt = async {
         let mut config = PgConfig::new();
         config
@@ -188,7 +197,7 @@ async fn connect(hyperdrive: &Hyperdrive) -> Result<(Client, Connection), ApiErr
             err
         })
     };
-    within(CONNECT_TIMEOUT, "connect: no answer", attempt).await
+    within(limit, "connect: no answer", attempt).await
 }
 
 /// A failed connection attempt worth one more try: the server was unreachable or went away,

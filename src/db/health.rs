@@ -4,8 +4,9 @@
 //!
 //! One call (the first after the window) runs the check; calls arriving while it runs wait for
 //! it, and calls within the window after its start take its result, success or failure. So an
-//! outage or a recovery shows at most [`WINDOW_MS`] after it happens, and one isolate opens at
-//! most one connection for health per window, whatever the traffic.
+//! outage or a recovery shows at most [`WINDOW_MS`] after it happens, and one isolate runs at
+//! most one health check per window, whatever the traffic: one connection (two when its first
+//! connect fails and is retried).
 //!
 //! Waiters look at the shared state every [`WAIT_STEP_MS`] instead of being woken by the check:
 //! a Workers request must not be resumed by another request's I/O (the JWKS cache in
@@ -15,18 +16,15 @@ use std::{cell::RefCell, time::Duration};
 
 use worker::{Date, Delay, Env};
 
-use super::{connection::DB_DEADLINE, ping, with_connection};
-use crate::{error::ApiError, http::RequestState};
+use super::{ping, with_connection, Scope};
+use crate::error::ApiError;
 
 /// How long one check's result answers every call: a few probe intervals of a load balancer,
 /// short enough that an outage or a recovery shows within it.
 pub const WINDOW_MS: u64 = 2_000;
-/// A check claimed this long ago and not finished (its request was cancelled mid-check) no
-/// longer holds the others back: one of them checks instead. The check itself is bounded by
-/// [`DB_DEADLINE`].
-const IN_FLIGHT_LIMIT_MS: u64 = DB_DEADLINE.as_millis() as u64 + 500;
-// Waiters give up on a claim only once the check could no longer be running.
-const _: () = assert!(IN_FLIGHT_LIMIT_MS > DB_DEADLINE.as_millis() as u64);
+/// A check claimed this long after its exchange deadline and not finished (its request was
+/// cancelled mid-check) no longer holds the others back: one of them checks instead.
+const IN_FLIGHT_MARGIN_MS: u64 = 500;
 /// How often a call waiting on another's check looks again.
 const WAIT_STEP_MS: u64 = 20;
 
@@ -50,7 +48,8 @@ pub enum Plan {
 pub struct SharedCheck {
     /// When the latest finished check started (ms since the epoch), and its result.
     latest: Option<(u64, Result<(), ApiError>)>,
-    in_flight_since: Option<u64>,
+    /// The check in flight: when it started, and until when it holds the others back.
+    in_flight: Option<(u64, u64)>,
 }
 
 impl SharedCheck {
@@ -61,9 +60,7 @@ impl SharedCheck {
                 return Plan::Use(result.clone());
             }
         }
-        let in_flight = self
-            .in_flight_since
-            .is_some_and(|since| now < since.saturating_add(IN_FLIGHT_LIMIT_MS));
+        let in_flight = self.in_flight.is_some_and(|(_, until)| now < until);
         if in_flight {
             Plan::Wait
         } else {
@@ -71,16 +68,17 @@ impl SharedCheck {
         }
     }
 
-    /// Claims the check at `now`, so calls arriving meanwhile wait for it.
-    pub fn begin(&mut self, now: u64) {
-        self.in_flight_since = Some(now);
+    /// Claims the check at `now`, so calls arriving meanwhile wait for it, for at most
+    /// `limit_ms` (beyond the check's own deadline).
+    pub fn begin(&mut self, now: u64, limit_ms: u64) {
+        self.in_flight = Some((now, now.saturating_add(limit_ms)));
     }
 
     /// Records the result of the check that started at `started`. A check that outlived its
     /// claim may finish after a newer one: the newer result stays.
     pub fn finished(&mut self, started: u64, result: Result<(), ApiError>) {
-        if self.in_flight_since == Some(started) {
-            self.in_flight_since = None;
+        if self.in_flight.is_some_and(|(since, _)| since == started) {
+            self.in_flight = None;
         }
         if self.latest.as_ref().is_none_or(|(at, _)| *at <= started) {
             self.latest = Some((started, result));
@@ -89,14 +87,18 @@ impl SharedCheck {
 }
 
 /// Whether the database answers, as the isolate's shared check says (running it when due).
-pub async fn database_answers(env: &Env, request: &RequestState) -> Result<(), ApiError> {
+pub async fn database_answers(env: &Env, request: &Scope<'_>) -> Result<(), ApiError> {
+    let deadline = request.deadlines.map_err(ApiError::Misconfigured)?.exchange;
+    let limit_ms = u64::try_from(deadline.as_millis())
+        .unwrap_or(u64::MAX)
+        .saturating_add(IN_FLIGHT_MARGIN_MS);
     loop {
         let now = Date::now().as_millis();
         let plan = SHARED.with_borrow_mut(|shared| {
             let plan = shared.plan(now);
             if plan == Plan::Check {
                 // Claimed before the first await, so concurrent calls see it in flight.
-                shared.begin(now);
+                shared.begin(now, limit_ms);
             }
             plan
         });
@@ -118,6 +120,8 @@ pub async fn database_answers(env: &Env, request: &RequestState) -> Result<(), A
 mod tests {
     use super::*;
 
+    const LIMIT: u64 = 2_000;
+
     fn down() -> ApiError {
         ApiError::DatabaseUnavailable("refused".into())
     }
@@ -126,7 +130,7 @@ mod tests {
     fn one_check_answers_every_call_within_the_window_of_its_start() {
         let mut shared = SharedCheck::default();
         assert_eq!(shared.plan(1_000), Plan::Check);
-        shared.begin(1_000);
+        shared.begin(1_000, LIMIT);
         // Concurrent calls wait for it instead of checking too.
         assert_eq!(shared.plan(1_001), Plan::Wait);
         assert_eq!(shared.plan(1_900), Plan::Wait);
@@ -145,11 +149,11 @@ mod tests {
     #[test]
     fn a_failure_is_shared_too_and_a_recovery_shows_after_the_window() {
         let mut shared = SharedCheck::default();
-        shared.begin(0);
+        shared.begin(0, LIMIT);
         shared.finished(0, Err(down()));
         assert_eq!(shared.plan(10), Plan::Use(Err(down())));
         assert_eq!(shared.plan(WINDOW_MS), Plan::Check);
-        shared.begin(WINDOW_MS);
+        shared.begin(WINDOW_MS, LIMIT);
         shared.finished(WINDOW_MS, Ok(()));
         assert_eq!(shared.plan(WINDOW_MS + 1), Plan::Use(Ok(())));
     }
@@ -157,13 +161,13 @@ mod tests {
     #[test]
     fn an_abandoned_check_stops_holding_the_others_back() {
         let mut shared = SharedCheck::default();
-        shared.begin(0);
-        assert_eq!(shared.plan(IN_FLIGHT_LIMIT_MS - 1), Plan::Wait);
-        assert_eq!(shared.plan(IN_FLIGHT_LIMIT_MS), Plan::Check);
+        shared.begin(0, LIMIT);
+        assert_eq!(shared.plan(LIMIT - 1), Plan::Wait);
+        assert_eq!(shared.plan(LIMIT), Plan::Check);
         // The late first check finishing after a newer one does not overwrite it.
-        shared.begin(IN_FLIGHT_LIMIT_MS);
-        shared.finished(IN_FLIGHT_LIMIT_MS, Ok(()));
+        shared.begin(LIMIT, LIMIT);
+        shared.finished(LIMIT, Ok(()));
         shared.finished(0, Err(down()));
-        assert_eq!(shared.plan(IN_FLIGHT_LIMIT_MS + 1), Plan::Use(Ok(())));
+        assert_eq!(shared.plan(LIMIT + 1), Plan::Use(Ok(())));
     }
 }

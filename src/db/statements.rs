@@ -21,8 +21,7 @@ use super::{
 use crate::{
     auth::Identity,
     error::ApiError,
-    http::conditional::IfMatch,
-    tasks::{After, ListQuery, NewTask, Order, Task, TaskChanges},
+    tasks::{conditional::IfMatch, After, ListQuery, NewTask, Order, Task, TaskChanges},
 };
 
 /// Idempotency keys are remembered this long.

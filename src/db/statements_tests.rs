@@ -125,3 +125,9 @@ fn row_frame_bytes_match_serde() {
         assert!(summed >= expected && summed <= expected + 1, "{task:?}");
     }
 }
+
+#[test]
+fn the_page_budget_is_the_documented_one() {
+    // docs/api.md, the OpenAPI description of listTasks and listing.mjs say 512 KiB.
+    assert_eq!(PAGE_BYTES, 512 * 1024);
+}

@@ -10,7 +10,6 @@
 //! connection.
 
 pub mod body;
-pub mod conditional;
 pub mod cors;
 pub mod gate;
 pub mod operational;
@@ -41,6 +40,17 @@ pub struct RequestState {
     /// connection, [`crate::db::connection`]); `None` only where there is no request (host
     /// tests).
     pub context: Option<Context>,
+}
+
+impl RequestState {
+    /// What this request's database connection takes from it.
+    pub fn db(&self, env: &Env) -> crate::db::Scope<'_> {
+        crate::db::Scope {
+            faults: &self.fault,
+            context: self.context.as_ref(),
+            deadlines: settings::get(env).db_deadlines,
+        }
+    }
 }
 
 /// What every handler receives besides the request.

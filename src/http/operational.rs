@@ -16,7 +16,7 @@ struct Health {
 /// answer is the isolate's shared check of the last couple of seconds ([`db::health`]), so
 /// anonymous traffic here cannot become database connections.
 pub async fn health(_req: Request, ctx: Ctx) -> Result<Response, ApiError> {
-    let checked = db::health::database_answers(&ctx.env, &ctx.data).await;
+    let checked = db::health::database_answers(&ctx.env, &ctx.data.db(&ctx.env)).await;
     match checked {
         Ok(()) => response::json(
             200,

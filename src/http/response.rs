@@ -4,7 +4,8 @@
 use serde::Serialize;
 use worker::{Headers, Response};
 
-use super::{conditional, RequestState};
+use super::RequestState;
+use crate::tasks::conditional;
 use crate::{error::ApiError, tasks::Task};
 
 /// `body` as JSON with `status`.

@@ -95,7 +95,7 @@ pub static ROUTES: [Route; 6] = [
                 id: "health",
                 summary: "Liveness and database reachability",
                 description: Some(
-                    "Needs no token and is never rate limited. The database check is shared by every call an isolate receives within 2 s (`WINDOW_MS`), so an outage or a recovery shows within 2 s and anonymous calls cannot multiply database connections.",
+                    "Needs no token and is never rate limited. One database check answers every call an isolate receives for 2 s from its start (`WINDOW_MS`; calls arriving while it runs wait for it), so an outage or a recovery shows within about 2 s and anonymous calls cannot multiply database connections.",
                 ),
                 public: true,
                 query: &[],
@@ -149,7 +149,7 @@ pub static ROUTES: [Route; 6] = [
                     id: "listTasks",
                     summary: "List the user's tasks",
                     description: Some(
-                        "Filtered, sorted and paged by keyset. Without `limit`, all matching tasks up to 1000.",
+                        "Filtered, sorted and paged by keyset. Without `limit`, all matching tasks up to 1000. A page also ends at 512 KiB of JSON (at least one task), so it may hold fewer than `limit` tasks while more follow: follow `Link` until there is none.",
                     ),
                     public: false,
                     query: &["completed", "q", "sort", "order", "limit"],

@@ -3,15 +3,14 @@
 
 use worker::{Request, Response};
 
-use super::{
-    body,
-    conditional::{self, IfMatch},
-    gate, header, response, settings, Ctx,
-};
+use super::{body, gate, header, response, settings, Ctx};
 use crate::{
     db,
     error::ApiError,
-    tasks::{After, Completion, ListQuery, NewTask, SortKey, TaskChanges},
+    tasks::{
+        conditional::{self, IfMatch},
+        After, Completion, ListQuery, NewTask, SortKey, TaskChanges,
+    },
 };
 
 /// `GET /api/{user_id}/tasks`: one page, with `Link` to the next when more follow.
@@ -20,7 +19,7 @@ pub async fn list(req: Request, ctx: Ctx) -> Result<Response, ApiError> {
     let url = req.url()?;
     let key = &settings::get(&ctx.env).cursor_key;
     let query = ListQuery::parse(url.query().unwrap_or(""), &who.user_id, key)?;
-    let page = db::with_connection(&ctx.env, &ctx.data, |client| {
+    let page = db::with_connection(&ctx.env, &ctx.data.db(&ctx.env), |client| {
         let (user_id, query) = (&who.user_id, &query);
         async move { db::list_tasks(&client, user_id, query).await }
     })
@@ -47,7 +46,7 @@ pub async fn create(mut req: Request, ctx: Ctx) -> Result<Response, ApiError> {
     let who = gate::admit(&req, &ctx).await?;
     let key = conditional::idempotency_key(header(&req, "Idempotency-Key")?.as_deref())?;
     let new_task = NewTask::parse(&body::read(&mut req).await?)?;
-    let created = db::with_connection(&ctx.env, &ctx.data, |client| async move {
+    let created = db::with_connection(&ctx.env, &ctx.data.db(&ctx.env), |client| async move {
         db::insert_task(&client, &who, &new_task, key.as_deref()).await
     })
     .await?;
@@ -65,7 +64,7 @@ pub async fn create(mut req: Request, ctx: Ctx) -> Result<Response, ApiError> {
 /// `GET /api/{user_id}/tasks/{id}`: the task, or 304 when `If-None-Match` names its version.
 pub async fn get(req: Request, ctx: Ctx) -> Result<Response, ApiError> {
     let (who, id) = gate::admit_task(&req, &ctx).await?;
-    let task = db::with_connection(&ctx.env, &ctx.data, |client| async move {
+    let task = db::with_connection(&ctx.env, &ctx.data.db(&ctx.env), |client| async move {
         db::get_task(&client, &who.user_id, id).await
     })
     .await?;
@@ -84,7 +83,7 @@ pub async fn update(mut req: Request, ctx: Ctx) -> Result<Response, ApiError> {
     let (who, id) = gate::admit_task(&req, &ctx).await?;
     let if_match = IfMatch::parse(header(&req, "If-Match")?.as_deref())?;
     let changes = TaskChanges::parse(&body::read(&mut req).await?)?;
-    let task = db::with_connection(&ctx.env, &ctx.data, |client| async move {
+    let task = db::with_connection(&ctx.env, &ctx.data.db(&ctx.env), |client| async move {
         db::update_task(&client, &who.user_id, id, &changes, if_match.as_ref()).await
     })
     .await?;
@@ -97,7 +96,7 @@ pub async fn complete(mut req: Request, ctx: Ctx) -> Result<Response, ApiError> 
     let if_match = IfMatch::parse(header(&req, "If-Match")?.as_deref())?;
     let completion = Completion::parse(&body::read(&mut req).await?)?;
     let changes = TaskChanges::from(completion);
-    let task = db::with_connection(&ctx.env, &ctx.data, |client| async move {
+    let task = db::with_connection(&ctx.env, &ctx.data.db(&ctx.env), |client| async move {
         db::update_task(&client, &who.user_id, id, &changes, if_match.as_ref()).await
     })
     .await?;
@@ -108,7 +107,7 @@ pub async fn complete(mut req: Request, ctx: Ctx) -> Result<Response, ApiError> 
 pub async fn delete(req: Request, ctx: Ctx) -> Result<Response, ApiError> {
     let (who, id) = gate::admit_task(&req, &ctx).await?;
     let if_match = IfMatch::parse(header(&req, "If-Match")?.as_deref())?;
-    db::with_connection(&ctx.env, &ctx.data, |client| async move {
+    db::with_connection(&ctx.env, &ctx.data.db(&ctx.env), |client| async move {
         db::delete_task(&client, &who.user_id, id, if_match.as_ref()).await
     })
     .await?;

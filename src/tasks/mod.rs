@@ -1,7 +1,9 @@
 //! The task model and everything a request says about tasks, validated: bodies ([`model`]),
 //! list parameters ([`list_query`], read with [`query_params`]) and paging cursors
-//! ([`cursor`]). Pure, unit-tested on the host.
+//! ([`cursor`]), and the conditional-request headers judged against a task's version
+//! ([`conditional`]). Pure, unit-tested on the host.
 
+pub mod conditional;
 pub mod cursor;
 pub mod list_query;
 pub mod model;

@@ -10,12 +10,17 @@
 // back by a concurrent one (deadlock, serialization failure, the email race) is run once more
 // and only once (503 `database_conflict` if that fails too), and statement errors and protocol
 // violations are 500s, not outages. A close that stalls after the result does not decide the
-// answer. Last, a real deadlock: two users trading their emails.
+// answer. Then a real deadlock: two users trading their emails.
+//
+// These workers run with short deadlines (`SHORT_DEADLINES`: 500 ms to connect, 1.5 s for the
+// exchange), which is what makes 2 s the bound here and keeps the stalls short. The last suite
+// runs the defaults (3 s and 5 s, sized for Neon's wake-ups): a connection held up by a 1.2 s
+// wake-up succeeds, and a dead database is still a JSON 503 within the 5 s deadline.
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import { UNEXPECTED_MESSAGE, errorResponse, forHyperdrive, newUser, startProxy, startWorker } from "./harness.mjs";
+import { SECRET, UNEXPECTED_MESSAGE, errorResponse, forHyperdrive, newUser, startProxy, startWorker } from "./harness.mjs";
 import { NO_HANG_MS, expectError, logLineOf, suite, timersIn } from "./context.mjs";
 
 // The contract's bound on a fault's answer. It is asserted through the worker's log line, not a
@@ -69,11 +74,14 @@ const titleCount = async (title) => (await suite.db.client.query(
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The deadlines this file's fault workers run with (DB_CONNECT_TIMEOUT_MS, DB_DEADLINE_MS). */
+const SHORT_DEADLINES = { BETTER_AUTH_SECRET: SECRET, DB_CONNECT_TIMEOUT_MS: "500", DB_DEADLINE_MS: "1500" };
+
 describe("database faults", () => {
   let proxy, worker;
   before(async () => {
     proxy = await startProxy(suite.db.url);
-    worker = await startWorker({ databaseUrl: forHyperdrive(suite.db.url, { port: proxy.port }) });
+    worker = await startWorker({ databaseUrl: forHyperdrive(suite.db.url, { port: proxy.port }), bindings: SHORT_DEADLINES });
   });
   after(async () => {
     await worker?.dispose();
@@ -83,7 +91,7 @@ describe("database faults", () => {
   it("database unreachable from the start: a fresh worker's first requests are 503, then recover", async () => {
     const downProxy = await startProxy(suite.db.url);
     await downProxy.set("down");
-    const fresh = await startWorker({ databaseUrl: forHyperdrive(suite.db.url, { port: downProxy.port }) });
+    const fresh = await startWorker({ databaseUrl: forHyperdrive(suite.db.url, { port: downProxy.port }), bindings: SHORT_DEADLINES });
     try {
       const user = newUser(fresh.url);
       const get = await answered((signal) => user.request("GET", user.tasksUrl, { signal }));
@@ -450,13 +458,13 @@ describe("deadlocks", () => {
     // connections are new ones, so they take the database's setting.
     await suite.db.client.query(`alter database ${database} set deadlock_timeout = '50ms'`);
     try {
-      // Under heavy load the sequence can outlast a request's 1.5 s deadline (its log line then
-      // names that timer): it is then run again with new users, up to three times.
+      // Under heavy load the sequence can outlast a request's deadline (its log line then names
+      // that timer) or deadlock twice: it is then run again with new users, up to three times.
       for (let attempt = 1; ; attempt++) {
         const outcome = await tradeEmails();
         if (outcome.completed) return;
-        t.diagnostic(`attempt ${attempt} met the database deadline: ${outcome.causes.join("; ")}`);
-        assert.ok(attempt < 3, "the trade never completed within the worker's database deadline");
+        t.diagnostic(`attempt ${attempt} did not complete: ${outcome.causes.join("; ")}`);
+        assert.ok(attempt < 3, "the trade never completed with one rerun within the worker's database deadline");
       }
     } finally {
       await suite.db.client.query(`alter database ${database} reset deadlock_timeout`);
@@ -491,6 +499,12 @@ describe("deadlocks", () => {
     const lines = await Promise.all(responses.map((response) => logLineOf(suite.worker, response)));
     const timedOut = lines.filter((line) => timersIn(line.cause).length > 0);
     if (timedOut.length > 0) return { completed: false, causes: timedOut.map((line) => line.cause) };
+    // On a loaded machine the rerun can meet the other statement again before it commits and be
+    // rolled back a second time: the documented 503 database_conflict, after one rerun. The
+    // scenario is then run again; what it must show is a rerun that succeeds.
+    const twice = lines.filter((line) => line.error === "database_conflict");
+    for (const line of twice) assert.match(line.cause, /^40P01 .*\(retried after: 40P01 /, JSON.stringify(line));
+    if (twice.length > 0) return { completed: false, causes: twice.map((line) => line.cause) };
 
     for (const [response, line] of responses.map((response, i) => [response, lines[i]])) {
       assert.equal(response.status, 201, `${await response.clone().text()} ${JSON.stringify(line)}`);
@@ -509,4 +523,69 @@ describe("deadlocks", () => {
     }
     return { completed: true };
   }
+});
+
+describe("database deadlines at their defaults", () => {
+  // DB_CONNECT_TIMEOUT_MS and DB_DEADLINE_MS unset: 3 s per connection attempt, 5 s for the
+  // exchange (src/db/deadlines.rs), the bound documented for a dead database.
+  const DEFAULT_DEADLINE_MS = 5000;
+  let proxy, worker;
+  before(async () => {
+    proxy = await startProxy(suite.db.url);
+    worker = await startWorker({ databaseUrl: forHyperdrive(suite.db.url, { port: proxy.port }) });
+  });
+  after(async () => {
+    await worker?.dispose();
+    await proxy?.close();
+  });
+
+  it("a first connection held up by a 1.2 s wake-up (Neon scaled to zero) succeeds", async () => {
+    const user = newUser(worker.url);
+    const task = await user.create({ title: "before the idle period" });
+    proxy.wakeOnNextConnection(1200);
+    const held = proxy.heldByWake();
+    const response = await answered((signal) => user.request("GET", `${user.tasksUrl}/${task.id}`, { signal }));
+    const line = await logLineOf(worker, response);
+    assert.equal(response.status, 200, JSON.stringify(line));
+    assert.equal((await response.json()).title, "before the idle period");
+    assert.ok(proxy.heldByWake() > held, "the request's connection waited for the wake-up");
+    assert.equal(line.error, undefined, `no retry was needed: ${JSON.stringify(line)}`);
+    // A write after the wake-up, on a database that is awake again, as usual.
+    assert.equal((await user.request("POST", user.tasksUrl, { body: { title: "after" } })).status, 201);
+  });
+
+  it("a dead database is still a JSON 503 within the 5 s deadline", { timeout: 60_000 }, async () => {
+    const user = newUser(worker.url);
+    await proxy.set("blackhole");
+    try {
+      const response = await answered((signal) => user.request("GET", user.tasksUrl, { signal }));
+      assert.equal(response.headers.get("retry-after"), "1");
+      const line = await logLineOf(worker, response);
+      await expectError(response, 503, "database_unavailable");
+      // Bounded by the worker's own timers, whatever the machine's load: the exchange deadline
+      // (or the connect timeouts, if they ran out first) ended the wait.
+      const timers = timersIn(line.cause);
+      assert.ok(timers.length > 0, `a timer ended the wait: ${line.cause}`);
+      assert.ok(timers.every((ms) => ms <= DEFAULT_DEADLINE_MS), line.cause);
+      assert.ok(timers.includes(DEFAULT_DEADLINE_MS) || timers.reduce((a, b) => a + b, 0) <= DEFAULT_DEADLINE_MS, line.cause);
+    } finally {
+      await proxy.set("pass");
+    }
+  });
+
+  it("refuses unusable deadline settings with 500 server_misconfigured, naming the variable in the log", async () => {
+    const bad = await startWorker({
+      databaseUrl: forHyperdrive(suite.db.url),
+      bindings: { BETTER_AUTH_SECRET: SECRET, DB_DEADLINE_MS: "5s" },
+    });
+    try {
+      const user = newUser(bad.url);
+      const response = await user.request("GET", user.tasksUrl);
+      const line = await logLineOf(bad, response);
+      await expectError(response, 500, "server_misconfigured");
+      assert.match(line.cause, /^DB_DEADLINE_MS must be/);
+    } finally {
+      await bad.dispose();
+    }
+  });
 });

@@ -401,6 +401,7 @@ export const UNEXPECTED_MESSAGE = Buffer.concat([backendMessage("R", Buffer.allo
  *  Open connections are cut on every change. `failNextConnections(n)` destroys the next n
  *  accepted connections at once (a transient connect failure), whatever the mode;
  *  `connections()` counts accepted connections, `openClients()` those still open.
+ *  `wakeOnNextConnection(ms)` makes the next connections wait out a wake-up of `ms`.
  *  `answerQueries(reply, n)` answers the next n queries (on any connection, in "pass" mode)
  *  itself with `reply` — e.g. `errorResponse("40P01")` — instead of sending them to the server:
  *  a query is a simple Query message or an extended-protocol request (Parse … Sync), and the
@@ -420,6 +421,7 @@ export async function startProxy(targetUrl) {
   let answers = { reply: null, left: 0 }; // answerQueries
   let queriesSeen = 0;
   let heldBytes = 0; // hold-after-reply
+  const wake = { pendingMs: 0, until: 0, held: 0 }; // wakeOnNextConnection
   const track = (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -436,6 +438,26 @@ export async function startProxy(targetUrl) {
       return;
     }
     if (mode === "blackhole") return; // accept, then never answer
+    // A database waking up: connections wait, unanswered, until the wake-up is over.
+    if (wake.pendingMs > 0) {
+      wake.until = Date.now() + wake.pendingMs;
+      wake.pendingMs = 0;
+    }
+    const asleepMs = wake.until - Date.now();
+    if (asleepMs > 0) {
+      wake.held++;
+      client.pause();
+      setTimeout(() => {
+        if (client.destroyed) return;
+        bridge(client);
+        client.resume();
+      }, asleepMs);
+      return;
+    }
+    bridge(client);
+  });
+  /** Connects `client` to the server and forwards between them as the mode says. */
+  function bridge(client) {
     const upstream = net.connect(Number(target.port || 5432), target.hostname);
     track(upstream);
     const startsQuery = queryDetector();
@@ -521,7 +543,7 @@ export async function startProxy(targetUrl) {
     client.on("end", () => detached || (holding ? upstream.destroy() : upstream.end()));
     client.on("error", () => detached || upstream.destroy());
     client.on("close", () => holding && upstream.destroy());
-  });
+  }
   const listen = () => new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
   const unlisten = () => new Promise((resolve) => server.close(() => resolve()));
   await listen();
@@ -537,6 +559,14 @@ export async function startProxy(targetUrl) {
       if (next === "down" && server.listening) await unlisten();
       if (next !== "down" && !server.listening) await listen();
     },
+    /** A wake-up, as of a database scaled to zero: the next accepted connection starts one of
+     *  `ms`, and it and every connection accepted before the wake-up is over get no answer (no
+     *  byte is forwarded either way) until then; later ones are served at once. */
+    wakeOnNextConnection(ms) {
+      wake.pendingMs = ms;
+    },
+    /** How many connections have waited for a wake-up. */
+    heldByWake: () => wake.held,
     /** The next `n` accepted connections are destroyed on accept. */
     failNextConnections(n) {
       failing = n;

@@ -2,8 +2,8 @@
 //! `If-None-Match` — judged against a task's ETag ([`etag`], its row version). Pure,
 //! unit-tested on the host.
 
+pub use super::etag;
 use crate::error::ApiError;
-pub use crate::tasks::etag;
 
 /// `Idempotency-Key` values are 1–255 printable ASCII characters.
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
