@@ -7,7 +7,7 @@ ENV := source scripts/env.sh
 
 help:
 	@echo "make dev                  serve the API on 127.0.0.1:\$${PORT:-8787} (embedded PostgreSQL unless DATABASE_URL is set)"
-	@echo "make token USER_ID=<id>   mint a dev token (EMAIL=, TTL= seconds optional)"
+	@echo "make token USER_ID=<id>   mint a dev token (EMAIL=, EMAIL_VERIFIED=1, TTL= seconds optional)"
 	@echo "make test                 fmt, docs links, clippy (host + wasm32), unit tests, integration tests, schemathesis, deploy dry run"
 	@echo "make soak                 100 users for SOAK_SECONDS (300) with database faults every FAULT_EVERY (20) s, then integrity checks"
 	@echo "make bench                load test through PgBouncer: capacity at 100 connections and 500 req/s fixed rate (bench/)"

@@ -58,7 +58,9 @@ export function readDevVar(name, devVarsPath = ".dev.vars") {
 
 /** The HS256 secret the worker verifies with, if one is configured: JWT_SECRET wins. */
 export function readSecret(devVarsPath = ".dev.vars") {
-  return readDevVar("JWT_SECRET", devVarsPath) || readDevVar("BETTER_AUTH_SECRET", devVarsPath) || undefined;
+  // A blank value is unset, as the worker reads it.
+  const set = (value) => (value?.trim() ? value : undefined);
+  return set(readDevVar("JWT_SECRET", devVarsPath)) ?? set(readDevVar("BETTER_AUTH_SECRET", devVarsPath));
 }
 
 const isMain = process.argv[1] === fileURLToPath(import.meta.url);

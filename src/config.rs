@@ -206,7 +206,8 @@ impl Config {
 pub fn cursor_key(get: impl Fn(&str) -> Option<String>) -> Vec<u8> {
     [CURSOR_SECRET_VAR, JWT_SECRET_VAR, SECRET_VAR]
         .iter()
-        .find_map(|name| get(name).filter(|value| !value.is_empty()))
+        // Blank is unset, as for the HS256 secrets themselves (`from_lookup`).
+        .find_map(|name| get(name).filter(|value| !value.trim().is_empty()))
         .map(String::into_bytes)
         .unwrap_or_else(|| b"task-api: unkeyed cursor integrity".to_vec())
 }
@@ -505,6 +506,12 @@ mod tests {
         assert_eq!(key(&all), b"c");
         assert_eq!(key(&all[1..]), b"j");
         assert_eq!(key(&all[2..]), b"b");
+        // A blank secret is unset here too, as it is for HS256: the key is the next one set.
+        assert_eq!(key(&[(JWT_SECRET_VAR, "  "), (SECRET_VAR, "b")]), b"b");
+        assert_eq!(
+            key(&[(CURSOR_SECRET_VAR, "\t"), (JWT_SECRET_VAR, "j")]),
+            b"j"
+        );
     }
 
     #[test]
