@@ -1,29 +1,41 @@
 # The two commands: `make dev` serves the API locally, `make test` runs everything CI checks.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-ENV := source scripts/env.sh
+# Puts the pinned tools first on PATH. (Not named ENV: `make deploy ENV=…` is the environment.)
+TOOLS := source scripts/env.sh
 
-.PHONY: help dev token test soak bench setup build fmt docs lint unit integration conformance deploy-check migrate clean
+.PHONY: help dev token test soak bench setup setup-test build fmt docs lint unit integration conformance \
+	config-check lock-check migrations-lint deploy-check lean-check deploy migrate clean
 
 help:
 	@echo "make dev                  serve the API on 127.0.0.1:\$${PORT:-8787} (embedded PostgreSQL unless DATABASE_URL is set)"
 	@echo "make token USER_ID=<id>   mint a dev token (EMAIL=, EMAIL_VERIFIED=1, TTL= seconds optional)"
-	@echo "make test                 fmt, docs links, clippy (host + wasm32), unit tests, integration tests, schemathesis, deploy dry run"
+	@echo "make test                 fmt, docs links, config, lock file, migration lint, clippy (host + wasm32),"
+	@echo "                          unit tests, deploy dry runs, the no-Python build/dev check, integration tests, schemathesis"
+	@echo "make deploy ENV=staging   wrangler deploy --env staging (or ENV=production): docs/operations.md"
+	@echo "make migrate              apply migrations/ to DATABASE_URL (Neon: its direct connection string)"
 	@echo "make soak                 100 users for SOAK_SECONDS (300) with database faults every FAULT_EVERY (20) s, then integrity checks"
 	@echo "make bench                load test through PgBouncer: capacity at 100 connections and 500 req/s fixed rate (bench/)"
-	@echo "make migrate              apply migrations/ to DATABASE_URL"
 
 dev:
 	@bash scripts/dev.sh
 
 token:
-	@$(ENV); node scripts/token.mjs $(USER_ID)
+	@$(TOOLS); node scripts/token.mjs $(USER_ID)
 
-test: setup fmt docs lint unit build integration conformance deploy-check
+# Cheap checks first; the test tools (setup-test) before the build tools, so that a fresh clone
+# runs `npm ci` once, with the devDependencies.
+test: setup-test fmt docs config-check lock-check migrations-lint lint unit build deploy-check lean-check \
+	integration conformance
 	@echo "make test: all checks passed"
 
+# What building, `make dev` and deploying need (no Python, no test packages).
 setup:
 	@bash scripts/setup.sh
+
+# setup, plus what only the tests need (npm devDependencies, schemathesis).
+setup-test:
+	@bash scripts/setup-test.sh
 
 build: setup
 	@bash scripts/build.sh
@@ -32,7 +44,19 @@ fmt:
 	cargo fmt --all -- --check
 
 docs:
-	@$(ENV); node scripts/check-docs.mjs
+	@$(TOOLS); node scripts/check-docs.mjs
+
+# wrangler.toml's staging and production are complete (bindings and vars are not inherited).
+config-check: setup
+	@$(TOOLS); node scripts/check-config.mjs
+
+# `npm ci` accepts the lock file on every supported platform.
+lock-check:
+	@node scripts/lock-platforms.mjs --check
+
+# squawk over migrations/ (.squawk.toml); every exception is justified in its file.
+migrations-lint: setup-test
+	@$(TOOLS); squawk --config .squawk.toml migrations/*.sql && echo "squawk: migrations/ clean"
 
 lint: setup
 	cargo clippy --all-targets --locked -- -D warnings
@@ -41,25 +65,34 @@ lint: setup
 unit:
 	@if cargo nextest --version >/dev/null 2>&1; then cargo nextest run --locked; else cargo test --locked; fi
 
-soak: build
-	@$(ENV); node tests/soak/soak.mjs
+soak: setup-test build
+	@$(TOOLS); node tests/soak/soak.mjs
 
-bench: build
+bench: setup-test build
 	@bash bench/run.sh
 
-integration: build
-	@$(ENV); node --test --test-reporter=spec tests/integration/main.test.mjs
+integration: setup-test build
+	@$(TOOLS); node --test --test-reporter=spec tests/integration/main.test.mjs
 
 # schemathesis against /openapi.json: every check, positive and negative data, all phases.
-conformance: build
-	@$(ENV); node tests/schemathesis/run.mjs
+conformance: setup-test build
+	@$(TOOLS); node tests/schemathesis/run.mjs
 
+# Both environments bundled as `wrangler deploy --env` and `wrangler versions upload --env` would.
 deploy-check: build
-	@$(ENV); wrangler deploy --dry-run --outdir dist
+	@bash scripts/deploy.sh staging --dry-run
+	@bash scripts/deploy.sh production --dry-run
+
+# Setup, build, deploy dry runs and `make dev` in a copy of the tree with Python hidden.
+lean-check: build
+	@$(TOOLS); node tests/lean/check.mjs
+
+deploy: setup
+	@bash scripts/deploy.sh "$(ENV)"
 
 migrate: setup
 	@test -n "$$DATABASE_URL" || { echo "set DATABASE_URL"; exit 2; }
-	@$(ENV); dbmate --url "$$(node scripts/dburl.mjs migrate "$$DATABASE_URL")" --migrations-dir migrations --no-dump-schema up
+	@$(TOOLS); dbmate --url "$$(node scripts/dburl.mjs migrate "$$DATABASE_URL")" --migrations-dir migrations --no-dump-schema up
 
 clean:
 	rm -rf build dist target .wrangler

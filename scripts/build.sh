@@ -12,5 +12,5 @@ worker-build --release
 # exact version package-lock.json pins, served from public/ as Workers Static Assets ([assets] in
 # wrangler.toml). Copied, not committed (git-ignored): an upgrade is a change to package.json.
 scalar=node_modules/@scalar/api-reference/dist/browser/standalone.js
-test -f "$scalar" || { echo "build: $scalar is missing (npm install)" >&2; exit 1; }
+test -f "$scalar" || { echo "build: $scalar is missing (scripts/setup.sh installs it)" >&2; exit 1; }
 cp "$scalar" public/docs/assets/scalar-api-reference.js

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Installs everything the project needs that a machine with only rustup, Node and make lacks.
-# Idempotent: each step is skipped when the pinned version is already present, so a warm
-# machine pays seconds. Tools go into $TOOLS_DIR (default .tools/, git-ignored).
+# Installs what building, `make dev` and `wrangler deploy` use, on a machine with only rustup,
+# Node (with npm) and make: the wasm32 target, worker-build, the wasm-bindgen CLI, Node 22, and
+# the npm `dependencies` (`npm ci --omit=dev`: wrangler, the Scalar bundle, dbmate, PGlite).
+# No Python, no test tools: those are scripts/setup-test.sh's (`make test`), which runs this
+# with SETUP_NPM_DEV=1 to install the npm `devDependencies` too. Idempotent: each step is
+# skipped when the pinned version is already present, so a warm machine pays seconds. Tools go
+# into $TOOLS_DIR (default .tools/, git-ignored). This is also the deploy's build step
+# (scripts/build.sh, `[build] command` in wrangler.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -10,8 +15,6 @@ WORKER_BUILD_VERSION=0.8.7
 # Must equal the wasm-bindgen crate pinned in Cargo.toml (worker-build refuses a mismatch).
 WASM_BINDGEN_VERSION=0.2.130
 NODE_VERSION=22.23.5
-# The OpenAPI conformance run in `make test` (scripts/schemathesis.mjs).
-SCHEMATHESIS_VERSION=4.32.5
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
@@ -52,19 +55,20 @@ if [ "$node_major" -lt 22 ] && [ "$("$TOOLS_DIR/node/bin/node" --version 2>/dev/
   rm -rf "$tmp"
 fi
 
-# `npm install` rather than `npm ci`: npm leaves the other platforms' optional binaries of
-# dbmate out of the lock file and `npm ci` then refuses it; `install` still takes the locked
-# versions. Skipped when node_modules already matches the lock file.
-if [ ! -f node_modules/.lock-stamp ] || ! cmp -s package-lock.json node_modules/.lock-stamp; then
-  log "installing npm packages"
-  npm install --no-audit --no-fund --loglevel=error
-  cp package-lock.json node_modules/.lock-stamp
-fi
-
-# schemathesis (PyPI) in its own virtualenv, checked by version.
-if [ "$("$TOOLS_DIR/schemathesis/bin/schemathesis" --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -n 1)" != "$SCHEMATHESIS_VERSION" ]; then
-  log "installing schemathesis $SCHEMATHESIS_VERSION into $TOOLS_DIR/schemathesis"
-  rm -rf "$TOOLS_DIR/schemathesis"
-  python3 -m venv "$TOOLS_DIR/schemathesis"
-  "$TOOLS_DIR/schemathesis/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+# `npm ci`: exactly the lock file's packages, node_modules wiped first. Without SETUP_NPM_DEV
+# the devDependencies are left out; an install that has them (the stamp says "all") is kept
+# rather than wiped, so `make dev` after `make test` costs nothing. The stamp records the lock
+# file's hash, so a changed lock file installs again.
+lock_hash=$(node -e 'const c=require("crypto");process.stdout.write(c.createHash("sha256").update(require("fs").readFileSync("package-lock.json")).digest("hex"))')
+stamp=$(cat node_modules/.setup-stamp 2>/dev/null || true)
+if [ -n "${SETUP_NPM_DEV:-}" ]; then
+  if [ "$stamp" != "$lock_hash all" ]; then
+    log "installing npm packages (npm ci: dependencies and devDependencies)"
+    npm ci --include=dev --no-audit --no-fund --loglevel=error
+    echo "$lock_hash all" > node_modules/.setup-stamp
+  fi
+elif [ "$stamp" != "$lock_hash all" ] && [ "$stamp" != "$lock_hash build" ]; then
+  log "installing npm packages (npm ci --omit=dev: what building, make dev and deploying use)"
+  npm ci --omit=dev --no-audit --no-fund --loglevel=error
+  echo "$lock_hash build" > node_modules/.setup-stamp
 fi

@@ -82,7 +82,8 @@ describe("/docs", () => {
   });
 
   it("serves the API reference at exactly the version package.json pins", async () => {
-    const pin = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).devDependencies["@scalar/api-reference"];
+    // A dependency, not a devDependency: the build copies it (scripts/build.sh).
+    const pin = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).dependencies["@scalar/api-reference"];
     assert.match(pin, /^\d+\.\d+\.\d+$/, "an exact version, not a range");
     const packageDir = path.join(root, "node_modules/@scalar/api-reference");
     assert.equal(JSON.parse(fs.readFileSync(path.join(packageDir, "package.json"), "utf8")).version, pin, "installed as pinned");

@@ -19,7 +19,7 @@ const schemathesis = path.join(toolsDir, "schemathesis/bin/schemathesis");
 const USER_ID = "schemathesis-user";
 
 if (!fs.existsSync(schemathesis)) {
-  console.error(`schemathesis is not installed at ${schemathesis}: run scripts/setup.sh`);
+  console.error(`schemathesis is not installed at ${schemathesis}: run scripts/setup-test.sh`);
   process.exit(2);
 }
 

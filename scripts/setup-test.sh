@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what only the tests use, on top of scripts/setup.sh's build tools: the npm
+# devDependencies (Miniflare, pg, Better Auth, playwright-core, squawk), and schemathesis from
+# PyPI (`make conformance`) in its own virtualenv under $TOOLS_DIR. This is the only script that
+# needs Python (3 with venv); `make dev`,
+# the build and `wrangler deploy` never run it. Idempotent, like setup.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SETUP_NPM_DEV=1 bash scripts/setup.sh
+source scripts/env.sh
+
+SCHEMATHESIS_VERSION=4.32.5
+
+log() { printf '\033[1m[setup-test]\033[0m %s\n' "$*" >&2; }
+
+# A PyPI tool in its own virtualenv at $TOOLS_DIR/<name>, reinstalled when `<name> --version`
+# does not print the pinned version.
+pypi_tool() {
+  local name=$1 version=$2
+  if [ "$("$TOOLS_DIR/$name/bin/$name" --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -n 1)" != "$version" ]; then
+    command -v python3 >/dev/null || { log "the tests need python3 (with venv) for $name"; exit 1; }
+    log "installing $name $version into $TOOLS_DIR/$name"
+    rm -rf "${TOOLS_DIR:?}/$name"
+    python3 -m venv "$TOOLS_DIR/$name"
+    "$TOOLS_DIR/$name/bin/pip" install --quiet --disable-pip-version-check "$name==$version"
+  fi
+}
+pypi_tool schemathesis "$SCHEMATHESIS_VERSION"
