@@ -5,14 +5,16 @@ SHELL := /bin/bash
 TOOLS := source scripts/env.sh
 
 .PHONY: help dev token test soak bench setup setup-test build fmt docs lint unit integration conformance \
-	config-check lock-check migrations-lint deploy-check lean-check deploy migrate clean
+	config-check lock-check migrations-lint workflows-lint rollout-check deploy-check lean-check deploy rollback migrate \
+	clean
 
 help:
 	@echo "make dev                  serve the API on 127.0.0.1:\$${PORT:-8787} (embedded PostgreSQL unless DATABASE_URL is set)"
 	@echo "make token USER_ID=<id>   mint a dev token (EMAIL=, EMAIL_VERIFIED=1, TTL= seconds optional)"
-	@echo "make test                 fmt, docs links, config, lock file, migration lint, clippy (host + wasm32),"
+	@echo "make test                 fmt, docs links, config, lock file, migration and workflow lints, clippy (host + wasm32),"
 	@echo "                          unit tests, deploy dry runs, the no-Python build/dev check, integration tests, schemathesis"
 	@echo "make deploy ENV=staging   wrangler deploy --env staging (or ENV=production): docs/operations.md"
+	@echo "make rollback ENV=…       wrangler rollback --env …: all traffic to the version before (VERSION= another)"
 	@echo "make migrate              apply migrations/ to DATABASE_URL (Neon: its direct connection string)"
 	@echo "make soak                 100 users for SOAK_SECONDS (300) with database faults every FAULT_EVERY (20) s, then integrity checks"
 	@echo "make bench                load test through PgBouncer: capacity at 100 connections and 500 req/s fixed rate (bench/)"
@@ -25,15 +27,15 @@ token:
 
 # Cheap checks first; the test tools (setup-test) before the build tools, so that a fresh clone
 # runs `npm ci` once, with the devDependencies.
-test: setup-test fmt docs config-check lock-check migrations-lint lint unit build deploy-check lean-check \
-	integration conformance
+test: setup-test fmt docs config-check lock-check migrations-lint workflows-lint lint unit build deploy-check \
+	rollout-check lean-check integration conformance
 	@echo "make test: all checks passed"
 
 # What building, `make dev` and deploying need (no Python, no test packages).
 setup:
 	@bash scripts/setup.sh
 
-# setup, plus what only the tests need (npm devDependencies, schemathesis).
+# setup, plus what only the tests need (npm devDependencies, schemathesis, zizmor).
 setup-test:
 	@bash scripts/setup-test.sh
 
@@ -57,6 +59,10 @@ lock-check:
 # squawk over migrations/ (.squawk.toml); every exception is justified in its file.
 migrations-lint: setup-test
 	@$(TOOLS); squawk --config .squawk.toml migrations/*.sql && echo "squawk: migrations/ clean"
+
+# zizmor over the workflows, offline (no GitHub API calls).
+workflows-lint: setup-test
+	@$(TOOLS); "$$TOOLS_DIR/zizmor/bin/zizmor" --offline --no-progress --strict-collection .github/workflows
 
 lint: setup
 	cargo clippy --all-targets --locked -- -D warnings
@@ -83,12 +89,19 @@ deploy-check: build
 	@bash scripts/deploy.sh staging --dry-run
 	@bash scripts/deploy.sh production --dry-run
 
+# scripts/rollout.sh's decisions, against a stand-in wrangler and a stand-in Worker.
+rollout-check: setup-test
+	@$(TOOLS); node --test --test-reporter=spec tests/deploy/rollout.test.mjs
+
 # Setup, build, deploy dry runs and `make dev` in a copy of the tree with Python hidden.
 lean-check: build
 	@$(TOOLS); node tests/lean/check.mjs
 
 deploy: setup
 	@bash scripts/deploy.sh "$(ENV)"
+
+rollback: setup
+	@bash scripts/rollback.sh "$(ENV)" "$(VERSION)"
 
 migrate: setup
 	@test -n "$$DATABASE_URL" || { echo "set DATABASE_URL"; exit 2; }

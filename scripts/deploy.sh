@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # `make deploy ENV=staging|production`: `wrangler deploy --env ENV`, all traffic to the new
-# version at once.
+# version at once (the pipeline deploys production gradually instead: scripts/rollout.sh).
 # Refuses while wrangler.toml still has the environment's placeholder Hyperdrive id.
 #
 #   scripts/deploy.sh ENV --dry-run   build and bundle as `wrangler deploy --env ENV` and
 #                                     `wrangler versions upload --env ENV` would, upload nothing
 #                                     (`make deploy-check`, no login needed); output in dist/ENV*
 # A real deploy needs a login: `wrangler login`, or CLOUDFLARE_API_TOKEN and
-# CLOUDFLARE_ACCOUNT_ID in the environment.
+# CLOUDFLARE_ACCOUNT_ID in the environment (the pipeline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 env_name=${1:-}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what only the tests use, on top of scripts/setup.sh's build tools: the npm
-# devDependencies (Miniflare, pg, Better Auth, playwright-core, squawk), and schemathesis from
-# PyPI (`make conformance`) in its own virtualenv under $TOOLS_DIR. This is the only script that
-# needs Python (3 with venv); `make dev`,
+# devDependencies (Miniflare, pg, Better Auth, playwright-core, squawk), and two PyPI tools, each
+# in its own virtualenv under $TOOLS_DIR: schemathesis (`make conformance`) and zizmor
+# (`make workflows-lint`). This is the only script that needs Python (3 with venv); `make dev`,
 # the build and `wrangler deploy` never run it. Idempotent, like setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,7 @@ SETUP_NPM_DEV=1 bash scripts/setup.sh
 source scripts/env.sh
 
 SCHEMATHESIS_VERSION=4.32.5
+ZIZMOR_VERSION=1.32.0
 
 log() { printf '\033[1m[setup-test]\033[0m %s\n' "$*" >&2; }
 
@@ -26,3 +27,4 @@ pypi_tool() {
   fi
 }
 pypi_tool schemathesis "$SCHEMATHESIS_VERSION"
+pypi_tool zizmor "$ZIZMOR_VERSION"

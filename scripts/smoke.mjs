@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The smoke test of a deployed environment (and `make test`'s of `make dev`, in
+// The pipeline's smoke test of a deployed environment (and `make test`'s of `make dev`, in
 // tests/lean/check.mjs): `GET /health` must answer 200 with the database ok, and one
 // authenticated request, `GET /api/<user>/tasks` with an HS256 token, 200 with a JSON array. It
 // is a read: it writes no row (a user's row is made by their first write).

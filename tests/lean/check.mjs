@@ -11,7 +11,7 @@
 //   3. scripts/deploy.sh --dry-run bundles staging and production (`wrangler deploy --dry-run`
 //      and `wrangler versions upload --dry-run`, which run the build command too);
 //   4. `make dev` serves the API with its embedded database, and scripts/smoke.mjs (the
-//      deploys' smoke test) gets a healthy /health and a 200 list with the generated secret.
+//      pipeline's smoke test) gets a healthy /health and a 200 list with the generated secret.
 //
 // The copy is kept between runs at $TMPDIR/task-api-lean-<hash of this checkout's path>: its
 // node_modules stays while the lock file is unchanged (setup.sh's stamp), every other file is
