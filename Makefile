@@ -84,7 +84,8 @@ integration: setup-test build
 conformance: setup-test build
 	@$(TOOLS); node tests/schemathesis/run.mjs
 
-# Both environments bundled as `wrangler deploy --env` and `wrangler versions upload --env` would.
+# Both environments bundled as `wrangler deploy --env` would, and production as `wrangler versions
+# upload --env` would (the pipeline's rollout).
 deploy-check: build
 	@bash scripts/deploy.sh staging --dry-run
 	@bash scripts/deploy.sh production --dry-run

@@ -15,8 +15,8 @@
 // - wrangler reports no warning for the file.
 // Exit 1 listing every problem. An argument checks another file instead of wrangler.toml.
 //
-//   --deployable ENV   exit 1 while ENV still has the placeholder Hyperdrive id (a real deploy)
-//   --name ENV         print ENV's Worker name
+//   --deployable ENV   before a real deploy: the checks above, then exit 1 while ENV still has
+//                      the placeholder Hyperdrive id; prints ENV's Worker name
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { experimental_readRawConfig, unstable_readConfig } from "wrangler";
@@ -102,17 +102,18 @@ export function deployable(env) {
   return { name: config.name, placeholders, exampleOrigins: origins };
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "--name") {
-  console.log(deployable(process.argv[3]).name);
-} else if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "--deployable") {
-  // Refuses a real deploy while a placeholder is left; placeholder origins only warn (they
-  // match no browser, so CORS is in effect off).
-  const { placeholders, exampleOrigins } = deployable(process.argv[3]);
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "--deployable") {
+  // Refuses a real deploy while a problem or a placeholder is left; placeholder origins only
+  // warn (they match no browser, so CORS is in effect off).
+  const found = problems();
+  const { name, placeholders, exampleOrigins } = deployable(process.argv[3]);
   for (const origin of exampleOrigins) console.error(`warning: [env.${process.argv[3]}.vars] CORS_ALLOWED_ORIGINS has the placeholder ${origin.trim()}`);
-  if (placeholders.length) {
-    console.error(`[env.${process.argv[3]}] in wrangler.toml: ${placeholders.join("; ")}; replace it (docs/operations.md, "Environments")`);
+  found.push(...placeholders.map((text) => `[env.${process.argv[3]}]: ${text}; replace it (docs/operations.md, "Deploying to Cloudflare with Neon")`));
+  if (found.length) {
+    console.error(`wrangler.toml:\n${found.map((problem) => `  ${problem}`).join("\n")}`);
     process.exit(1);
   }
+  console.log(name);
 } else if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const file = process.argv[2] ? path.resolve(process.argv[2]) : undefined;
   const found = problems(file);

@@ -23,9 +23,7 @@ wait_seconds=${ROLLOUT_WAIT_SECONDS:-300}
 source scripts/env.sh
 log() { printf '\033[1m[rollout]\033[0m %s\n' "$*" >&2; }
 
-node scripts/check-config.mjs
-node scripts/check-config.mjs --deployable "$env_name"
-worker=$(node scripts/check-config.mjs --name "$env_name")
+worker=$(node scripts/check-config.mjs --deployable "$env_name")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -8,8 +8,8 @@
 //   1. scripts/setup.sh installs the npm packages with `npm ci --omit=dev`, and none of the
 //      devDependencies is then present;
 //   2. scripts/build.sh builds the worker;
-//   3. scripts/deploy.sh --dry-run bundles staging and production (`wrangler deploy --dry-run`
-//      and `wrangler versions upload --dry-run`, which run the build command too);
+//   3. scripts/deploy.sh --dry-run bundles staging and production (`wrangler deploy --dry-run`,
+//      and for production `wrangler versions upload --dry-run`; both run the build command too);
 //   4. `make dev` serves the API with its embedded database, and scripts/smoke.mjs (the
 //      pipeline's smoke test) gets a healthy /health and a 200 list with the generated secret.
 //
