@@ -4,6 +4,8 @@
 #   stopped and disabled, as run.sh starts its own with its own configuration and port;
 # - the load generator (bench/loadgen, Goose from crates.io), built with its lock file into
 #   $TOOLS_DIR/bench-loadgen (cargo rebuilds only what changed: a second or so when current);
+# - the far-database phase's delay point (bench/delay-proxy, standard library only), built into
+#   $TOOLS_DIR/bench-delay-proxy (seconds);
 # - matplotlib for the plot, in bench/.venv (git-ignored), from bench/requirements.txt.
 # The worker itself, Miniflare/workerd, dbmate and Node come from `make build` (scripts/setup.sh).
 set -euo pipefail
@@ -32,6 +34,8 @@ fi
 log "building the load generator (bench/loadgen; minutes the first time, then seconds)"
 cargo build -q --release --locked --manifest-path bench/loadgen/Cargo.toml \
   --target-dir "$TOOLS_DIR/bench-loadgen"
+cargo build -q --release --locked --manifest-path bench/delay-proxy/Cargo.toml \
+  --target-dir "$TOOLS_DIR/bench-delay-proxy"
 
 if ! cmp -s bench/requirements.txt bench/.venv/requirements.installed 2>/dev/null; then
   log "installing matplotlib into bench/.venv"

@@ -21,10 +21,14 @@
 //!
 //! Environment (set by bench/run.sh; Goose's own options come on the command line):
 //! - `BENCH_WORKLOAD`: `read` (40 % list, 30 % get, 15 % put, 10 % complete, 5 % create),
-//!   `write` (see `WRITE_MIX`), or one of the ceilings: `trivial` (no token: a 401 the worker
+//!   `write` (see `WRITE_MIX`), one operation alone (`list`, `get`, `put`, `complete`,
+//!   `create`, `delete`: the far-database benchmark's phases, which count each operation's
+//!   database round trips), or one of the ceilings: `trivial` (no token: a 401 the worker
 //!   answers before any database work), `not-found` (`GET /`: a 404 from the router alone) or
 //!   `health` (`GET /health`: one pooled connection and `select 1`, no auth);
-//! - `BENCH_FIXTURES`: JSON `{"users": [{"id", "token", "tasks": [uuid, …]}]}`;
+//! - `BENCH_FIXTURES`: JSON `{"users": [{"id", "token", "tasks": [uuid, …], "doomed": [uuid,
+//!   …]}]}`; `doomed` (optional) are tasks the `delete` workload may delete, shared out among
+//!   the user's connections;
 //! - `BENCH_RATE` and `BENCH_USERS`: the fixed rate and the connections (`--users`); without
 //!   `BENCH_RATE`, a closed loop;
 //! - `BENCH_OUT`: where the summary JSON goes.
@@ -53,6 +57,9 @@ struct FixtureUser {
     token: String,
     /// The seeded tasks, which the reads, puts and completes address (never deleted).
     tasks: Vec<String>,
+    /// Tasks the `delete` workload deletes (bench/run.sh adds them before that phase).
+    #[serde(default)]
+    doomed: Vec<String>,
 }
 
 static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
@@ -101,6 +108,21 @@ const WRITE_MIX: &[(Op, u32)] = &[
     (Op::Create, 15),
     (Op::Delete, 15),
 ];
+
+/// One operation alone, for the far-database benchmark's phases (`BENCH_WORKLOAD` is its name).
+fn single_op(workload: &str) -> Option<&'static [(Op, u32)]> {
+    Some(match workload {
+        "list" => &[(Op::List, 1)],
+        "get" => &[(Op::Get, 1)],
+        "put" => &[(Op::Put, 1)],
+        "complete" => &[(Op::Complete, 1)],
+        "create" => &[(Op::Create, 1)],
+        "delete" => &[(Op::Delete, 1)],
+        _ => return None,
+    })
+}
+
+static MIX: OnceLock<&'static [(Op, u32)]> = OnceLock::new();
 
 /// The status each operation answers when it works; anything else is an error.
 fn expected_status(name: &str) -> u16 {
@@ -279,10 +301,22 @@ async fn run_mix(user: &mut GooseUser, mix: &[(Op, u32)]) -> TransactionResult {
         .expect("fixtures are loaded before the attack");
     if user.get_session_data::<Client>().is_none() {
         let index = user.weighted_users_index;
+        let users = fixtures.users.len();
+        let owner = index % users;
+        // The user's doomed tasks, shared out among its connections (index, index + users, …),
+        // so no two connections delete the same task.
+        let connections = user.config.users.unwrap_or(users).div_ceil(users).max(1);
+        let created = fixtures.users[owner]
+            .doomed
+            .iter()
+            .skip(index / users)
+            .step_by(connections)
+            .cloned()
+            .collect();
         user.set_session_data(Client {
-            user: index % fixtures.users.len(),
+            user: owner,
             rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
-            created: VecDeque::new(),
+            created,
             sequence: 0,
         });
     }
@@ -353,6 +387,10 @@ async fn read_mix(user: &mut GooseUser) -> TransactionResult {
 
 async fn write_mix(user: &mut GooseUser) -> TransactionResult {
     run_mix(user, WRITE_MIX).await
+}
+
+async fn one_op(user: &mut GooseUser) -> TransactionResult {
+    run_mix(user, MIX.get().expect("set before the attack")).await
 }
 
 /// No token: the worker answers 401 from the route and header alone, before any database work.
@@ -508,7 +546,7 @@ async fn main() -> Result<(), GooseError> {
         "trivial" => scenario!("trivial").register_transaction(transaction!(unauthorized)),
         "not-found" => scenario!("notfound").register_transaction(transaction!(not_found)),
         "health" => scenario!("health").register_transaction(transaction!(health)),
-        "read" | "write" => {
+        "read" | "write" | "list" | "get" | "put" | "complete" | "create" | "delete" => {
             let path = required_env("BENCH_FIXTURES");
             let text = std::fs::read_to_string(&path).expect("read BENCH_FIXTURES");
             let fixtures: Fixtures = serde_json::from_str(&text).expect("parse BENCH_FIXTURES");
@@ -517,7 +555,10 @@ async fn main() -> Result<(), GooseError> {
                 "every user needs tasks"
             );
             let _ = FIXTURES.set(fixtures);
-            if workload == "read" {
+            if let Some(mix) = single_op(&workload) {
+                let _ = MIX.set(mix);
+                scenario!("single").register_transaction(transaction!(one_op))
+            } else if workload == "read" {
                 scenario!("read").register_transaction(transaction!(read_mix))
             } else {
                 scenario!("write").register_transaction(transaction!(write_mix))
@@ -525,7 +566,8 @@ async fn main() -> Result<(), GooseError> {
         }
         other => {
             eprintln!(
-                "BENCH_WORKLOAD must be read, write, trivial, not-found or health, not {other:?}"
+                "BENCH_WORKLOAD must be read, write, list, get, put, complete, create, delete, \
+                 trivial, not-found or health, not {other:?}"
             );
             std::process::exit(2);
         }
