@@ -369,7 +369,7 @@ far_database() {
   # Warm server connections are reused as they are: in transaction pooling PgBouncer sends no
   # reset query (server_reset_query runs in session pooling only), and server_check_delay
   # (30 s by default) would put a `select 1` round trip before a connection idle that long.
-  # min_pool_size opens the whole pool before the phases, so none pays a connection setup.
+  # min_pool_size keeps the pool at its size (the warm-up below opens it).
   start_pgbouncer pgbouncer-far "$(free_port 6433)" 127.0.0.1 "$DELAY_PORT" "$FAR_POOL_SIZE" \
     "; the far-database phase (bench/run.sh, far_database)" \
     "min_pool_size = $FAR_POOL_SIZE" "server_check_delay = $FAR_CHECK_DELAY"
@@ -378,10 +378,15 @@ far_database() {
   seed
   start_worker
   check_requests
-  log "far database: warming up ($WARMUP s of the write mix at $FAR_RATE requests/s)"
+  log "far database: warming up (3 s closed loop, then $WARMUP s of the write mix at $FAR_RATE requests/s)"
   far_stats "$work/far-warmup.before.json"
+  # The whole pool is opened before the phases, so none pays a connection setup. PgBouncer
+  # 1.18 fills min_pool_size only while clients are active, a few connections a second, so a
+  # low rate would still be opening connections in the first phases: a closed loop at
+  # $CONNECTIONS connections wants more server connections than the pool has, and opens them all.
+  load far-fill write 3
   load far-warmup write "$WARMUP" "$FAR_RATE"
-  # PgBouncer opens min_pool_size's connections a few a second: wait for the whole pool.
+  # A guard: the phases should find the whole pool open (one that opens connections shows it).
   deadline=$((SECONDS + 30))
   until open=$(far_control /stats | python3 -c 'import json, sys; s = json.load(sys.stdin); print(s["connections_opened"] - s["connections_closed"])') &&
     [ "$open" -ge "$FAR_POOL_SIZE" ]; do
