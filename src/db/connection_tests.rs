@@ -41,17 +41,6 @@ fn the_answer_does_not_wait_for_the_close() {
 }
 
 #[test]
-fn joining_the_work_with_the_close_would_wait_for_it() {
-    // What the answer must not depend on: with the close stalled, work and connection joined
-    // (as `with_connection` once did) never finish, although the result is in hand.
-    let answer = vec![Reply::Send(test_server::rows(&["title"], &[&["a"]]))];
-    let (client, connection, state) = test_server::connect(answer);
-    state.borrow_mut().stall_close = true;
-    let joined = poll_until_stalled(pin!(future::join(one_query(client), connection)));
-    assert!(joined.is_pending());
-}
-
-#[test]
 fn a_close_that_does_not_stall_finishes_within_its_deadline() {
     let answer = vec![Reply::Send(test_server::rows(&["title"], &[&["a"]]))];
     let (client, connection, state) = test_server::connect(answer);
