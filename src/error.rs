@@ -35,6 +35,9 @@ pub enum ApiError {
     PreconditionFailed { etag: String },
     /// 422: the `Idempotency-Key` was already used by this user for a different request.
     IdempotencyKeyReused,
+    /// 409: the user already has [`crate::tasks::MAX_TASKS_PER_USER`] tasks; the database
+    /// refused the create (migration `tasks_per_user_limit`).
+    TaskLimitReached,
     /// 429: over a rate-limit budget; `retry_after` (seconds) goes into `Retry-After`.
     RateLimited { retry_after: u64 },
     /// 413: the body is larger than the limit.
@@ -79,6 +82,7 @@ impl ApiError {
             ApiError::RequestTimeout { .. } => 408,
             ApiError::PreconditionFailed { .. } => 412,
             ApiError::PayloadTooLarge { .. } => 413,
+            ApiError::TaskLimitReached => 409,
             ApiError::IdempotencyKeyReused => 422,
             ApiError::RateLimited { .. } => 429,
             ApiError::Misconfigured(_) | ApiError::Internal(_) => 500,
@@ -101,6 +105,7 @@ impl ApiError {
             ApiError::RequestTimeout { .. } => "request_timeout",
             ApiError::PreconditionFailed { .. } => "precondition_failed",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::TaskLimitReached => "task_limit_reached",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Misconfigured(_) => "server_misconfigured",
             ApiError::AuthUnavailable { .. } => "auth_unavailable",
@@ -135,6 +140,10 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => {
                 "this Idempotency-Key was already used with a different request".into()
             }
+            ApiError::TaskLimitReached => format!(
+                "this user already has {} tasks, the most one user can have; delete some to create more",
+                crate::tasks::MAX_TASKS_PER_USER
+            ),
             ApiError::RateLimited { .. } => "too many requests; try again later".into(),
             ApiError::Misconfigured(_) => "the server is not configured correctly".into(),
             ApiError::AuthUnavailable { .. } => {
@@ -226,6 +235,7 @@ mod tests {
                 422,
                 "idempotency_key_reused",
             ),
+            (ApiError::TaskLimitReached, 409, "task_limit_reached"),
             (ApiError::Internal("x".into()), 500, "internal_error"),
             (
                 ApiError::DatabaseConflict("x".into()),

@@ -20,12 +20,12 @@ use crate::{
     },
     tasks::{
         conditional::MAX_IDEMPOTENCY_KEY_CHARS, MAX_BODY_BYTES, MAX_DESCRIPTION_CHARS, MAX_LIMIT,
-        MAX_TITLE_CHARS, SERVER_OWNED,
+        MAX_TASKS_PER_USER, MAX_TITLE_CHARS, SERVER_OWNED,
     },
 };
 
 /// Every `error.code` the API can answer with (checked against `ApiError` in the tests).
-pub const ERROR_CODES: [&str; 17] = [
+pub const ERROR_CODES: [&str; 18] = [
     "invalid_json",
     "validation_error",
     "body_incomplete",
@@ -37,6 +37,7 @@ pub const ERROR_CODES: [&str; 17] = [
     "precondition_failed",
     "payload_too_large",
     "idempotency_key_reused",
+    "task_limit_reached",
     "rate_limited",
     "server_misconfigured",
     "internal_error",
@@ -133,6 +134,7 @@ pub fn document() -> Value {
                     "ETag": { "$ref": "#/components/headers/ETag" }
                 }))),
                 "E408": error_response(&format!("The body did not arrive within {BODY_DEADLINE_SECS} s"), None),
+                "E409": error_response(&format!("The user already has {MAX_TASKS_PER_USER} tasks, the most one user can have (`task_limit_reached`)"), None),
                 "E413": error_response(&format!("The body is over {MAX_BODY_BYTES} bytes"), None),
                 "E422": error_response("The Idempotency-Key was used for a different request", None),
                 "E429": error_response("Over a rate-limit budget", Some(json!({

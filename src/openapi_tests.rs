@@ -65,6 +65,7 @@ fn every_error_code_is_documented() {
             etag: "\"v1\"".into(),
         },
         ApiError::IdempotencyKeyReused,
+        ApiError::TaskLimitReached,
         ApiError::RateLimited { retry_after: 60 },
         ApiError::PayloadTooLarge { limit: 1 },
         ApiError::BodyIncomplete("x".into()),

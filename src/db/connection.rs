@@ -20,7 +20,7 @@ use std::{future::Future, pin::pin, time::Duration};
 use futures_util::future::{self, Either};
 use tokio_postgres::{config::SslMode, tls::NoTlsStream, Client, Config as PgConfig, NoTls};
 use wasm_bindgen::JsValue;
-use worker::{Context, Delay, Env, Hyperdrive};
+use worker::{Context, Date, Delay, Env, Hyperdrive};
 
 use super::{deadlines::Deadlines, faults::classify, socket::PgSocket};
 use crate::{
@@ -31,16 +31,29 @@ use crate::{
 /// writable side are local writes, normally immediate; past this the socket is dropped.
 pub const CLOSE_DEADLINE: Duration = Duration::from_millis(500);
 
-/// The request's connection as its statements see it: the client, and the request's fault
-/// slot, where a statement that had to be run again is noted for the log line.
+/// The request's connection as its statements see it: the client, the request's fault slot,
+/// where a statement that had to be run again is noted for the log line, and how long the
+/// server may spend on a statement.
 pub struct Session<'r> {
     client: Client,
     faults: &'r FaultSlot,
+    statement_timeout: Option<Duration>,
 }
 
 impl<'r> Session<'r> {
     pub fn new(client: Client, faults: &'r FaultSlot) -> Self {
-        Session { client, faults }
+        Session {
+            client,
+            faults,
+            statement_timeout: None,
+        }
+    }
+
+    /// Has the server give up on each statement after `timeout` (at least a millisecond: zero
+    /// would mean no timeout), as [`super::statements`] runs them.
+    pub fn with_statement_timeout(mut self, timeout: Duration) -> Self {
+        self.statement_timeout = Some(timeout.max(Duration::from_millis(1)));
+        self
     }
 
     pub fn client(&self) -> &Client {
@@ -49,6 +62,10 @@ impl<'r> Session<'r> {
 
     pub fn faults(&self) -> &FaultSlot {
         self.faults
+    }
+
+    pub fn statement_timeout(&self) -> Option<Duration> {
+        self.statement_timeout
     }
 }
 
@@ -77,6 +94,7 @@ where
 {
     let faults = request.faults;
     let deadlines = request.deadlines.map_err(ApiError::Misconfigured)?;
+    let started = Date::now().as_millis();
     let exchange = async {
         let hyperdrive = env
             .hyperdrive(HYPERDRIVE_BINDING)
@@ -94,7 +112,12 @@ where
             }
             other => other?,
         };
-        Ok(drive(work(Session::new(client, faults)), connection).await)
+        // The server stops a statement when this request stops waiting for it: the rest of the
+        // exchange deadline, from now (the statement starts on the server a little later still).
+        let spent = Duration::from_millis(Date::now().as_millis().saturating_sub(started));
+        let session = Session::new(client, faults)
+            .with_statement_timeout(deadlines.exchange.saturating_sub(spent));
+        Ok(drive(work(session), connection).await)
     };
     let (result, open) =
         within(deadlines.exchange, "no answer from the database", exchange).await?;

@@ -7,6 +7,9 @@
 //!   serialization failure (40001), or two users racing for one email on its unique index
 //!   (23505 on `users_email_key`): nothing of the statement was applied, so it is run once more
 //!   ([`super::statements`]), and if that fails the same way, 503 `database_conflict`;
+//! - **the database refused the request for a rule it keeps** — the user's task count at its
+//!   cap (23514 on `tasks_per_user_limit`, raised by the insert trigger): 409
+//!   `task_limit_reached`, nothing applied, and nothing to retry;
 //! - **anything else is a bug, not an outage** — a SQL error in the statement, a type
 //!   conversion, the driver or the server misusing the protocol (an unexpected or malformed
 //!   message, 08P01): 500 `internal_error`.
@@ -33,6 +36,8 @@ use crate::error::ApiError;
 
 /// The unique index two users racing for one email can collide on.
 const EMAIL_INDEX: &str = "users_email_key";
+/// The constraint the tasks insert trigger names when the user is at the cap.
+const TASK_LIMIT: &str = "tasks_per_user_limit";
 /// How tokio-postgres' `Timeout` error displays (pinned by a test against the driver's own).
 const DRIVER_TIMEOUT: &str = "timeout waiting for server";
 
@@ -43,6 +48,8 @@ pub enum Fault {
     Unavailable,
     /// Rolled back because of a concurrent statement: worth running once more.
     RolledBack,
+    /// 409 `task_limit_reached`.
+    TaskLimit,
     /// 500 `internal_error`.
     Internal,
 }
@@ -72,11 +79,13 @@ pub fn classify(err: tokio_postgres::Error) -> ApiError {
     match fault(&err) {
         Fault::Unavailable => ApiError::DatabaseUnavailable(detail),
         Fault::RolledBack => ApiError::DatabaseConflict(detail),
+        Fault::TaskLimit => ApiError::TaskLimitReached,
         Fault::Internal => ApiError::Internal(detail),
     }
 }
 
-/// The class of a server error, by its SQLSTATE (and, for a unique violation, the index).
+/// The class of a server error, by its SQLSTATE (and, for a unique or check violation, the
+/// constraint).
 fn state_fault(code: &SqlState, constraint: Option<&str>) -> Fault {
     let code = code.code();
     // 08P01 is the server saying the client broke the protocol: a driver bug, not an outage.
@@ -93,6 +102,8 @@ fn state_fault(code: &SqlState, constraint: Option<&str>) -> Fault {
         || (code == SqlState::UNIQUE_VIOLATION.code() && constraint == Some(EMAIL_INDEX));
     if concurrent {
         Fault::RolledBack
+    } else if code == SqlState::CHECK_VIOLATION.code() && constraint == Some(TASK_LIMIT) {
+        Fault::TaskLimit
     } else {
         Fault::Internal
     }

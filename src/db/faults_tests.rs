@@ -45,12 +45,23 @@ fn deadlocks_serialization_failures_and_the_email_race_were_rolled_back() {
 }
 
 #[test]
+fn the_task_cap_refused_by_the_insert_trigger_is_a_409_and_not_retried() {
+    let err = server_says("23514", Some("tasks_per_user_limit"));
+    assert_eq!(fault(&err), Fault::TaskLimit);
+    let err = classify(err);
+    assert_eq!(err, ApiError::TaskLimitReached);
+    assert_eq!((err.status(), err.code()), (409, "task_limit_reached"));
+}
+
+#[test]
 fn statement_errors_and_protocol_violations_reported_by_the_server_are_internal() {
     for (code, constraint) in [
         ("23505", Some("tasks_pkey")),
         ("23505", None),
         ("23503", None),
         ("23514", None),
+        ("23514", Some("tasks_title_check")),
+        ("23505", Some("tasks_per_user_limit")),
         ("42P01", None),
         ("42703", None),
         ("22021", None),

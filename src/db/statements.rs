@@ -6,7 +6,12 @@
 //! Statements go through `query_typed*`: an unnamed statement with declared parameter types,
 //! sent in one round trip. That avoids prepare-then-execute (two round trips) and named
 //! prepared statements, which transaction-mode poolers do not keep.
+//!
+//! The server gives up on a statement when the request stops waiting for it ([`bounded`]): each
+//! runs in a transaction of its own whose `statement_timeout` is what is left of the request's
+//! database deadline. A request that answered 503 at its deadline leaves nothing running.
 
+use futures_util::future;
 use tokio_postgres::{
     types::{ToSql, Type},
     Client,
@@ -342,11 +347,11 @@ async fn retrying<T>(
     client: &Session<'_>,
     run: impl AsyncFn(&Client) -> Result<T, tokio_postgres::Error>,
 ) -> Result<T, ApiError> {
-    let first = match run(client.client()).await {
+    let first = match bounded(client, &run).await {
         Err(err) if fault(&err) == Fault::RolledBack => describe(&err),
         other => return other.map_err(classify),
     };
-    match run(client.client()).await {
+    match bounded(client, &run).await {
         Ok(value) => {
             client
                 .faults()
@@ -364,6 +369,41 @@ async fn retrying<T>(
             Err(err)
         }
     }
+}
+
+/// Sets the statement timeout for the rest of the transaction it runs in.
+const SET_STATEMENT_TIMEOUT: &str = "select set_config('statement_timeout', $1, true)";
+
+/// Runs `run` so that the server stops it once the session's statement timeout has passed:
+/// `begin`, the timeout set for this transaction alone, the statement, `commit`. Poolers in
+/// transaction mode (Hyperdrive, PgBouncer) keep a transaction on one server connection and
+/// reset it after, so the setting can neither miss the statement nor outlive it, which a
+/// session-level `set` would do either way. The four are sent together (tokio-postgres
+/// pipelines requests polled together, in order), so they cost one round trip, as the
+/// statement alone did. A statement that fails leaves the transaction aborted, and `commit`
+/// then rolls it back; the statement's own error is the one returned.
+async fn bounded<T>(
+    session: &Session<'_>,
+    run: &impl AsyncFn(&Client) -> Result<T, tokio_postgres::Error>,
+) -> Result<T, tokio_postgres::Error> {
+    let client = session.client();
+    let Some(timeout) = session.statement_timeout() else {
+        return run(client).await;
+    };
+    let millis = timeout.as_millis().to_string();
+    let limit: &Params = &[(&millis, Type::TEXT)];
+    let (begun, limited, result, committed) = future::join4(
+        client.batch_execute("begin"),
+        client.query_typed(SET_STATEMENT_TIMEOUT, limit),
+        run(client),
+        client.batch_execute("commit"),
+    )
+    .await;
+    begun?;
+    limited?;
+    let value = result?;
+    committed?;
+    Ok(value)
 }
 
 /// Changes the task `$1` of user `$2` if its version is one of `$3` (`null` = any), in one

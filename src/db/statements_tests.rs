@@ -6,6 +6,7 @@ use crate::{
     error::FaultSlot,
 };
 use chrono::{DateTime, Utc};
+use std::time::Duration;
 
 /// Runs one statement through [`retrying`] against `replies`; returns the outcome, what the
 /// log line got, and how many statements reached the server.
@@ -92,6 +93,103 @@ fn other_failures_are_not_run_again() {
         assert_eq!(result.unwrap_err().status(), status, "{code}");
         assert_eq!(noted, None, "{code}");
     }
+}
+
+/// What the scripted server answers to one bounded statement: `begin`, the timeout, then
+/// `statement`, then `commit` (which an aborted transaction answers with ROLLBACK).
+fn in_transaction(statement: Reply, tag: &str) -> [Reply; 4] {
+    [
+        Reply::Send(test_server::command("BEGIN")),
+        Reply::Send(test_server::rows(&["set_config"], &[&["1234"]])),
+        statement,
+        Reply::Send(test_server::command(tag)),
+    ]
+}
+
+/// What a bounded `select 1` came to: its outcome, the log line's note, the statements the
+/// server received, and how many requests came before each answer was read.
+struct BoundedRun {
+    result: Result<usize, ApiError>,
+    noted: Option<(&'static str, String)>,
+    statements: Vec<String>,
+    batches: Vec<usize>,
+}
+
+/// Runs `select 1` through [`retrying`] on a session with a statement timeout.
+fn bounded_run(replies: Vec<Reply>) -> BoundedRun {
+    let ((result, noted), state) = test_server::run(replies, async |client| {
+        let faults = FaultSlot::default();
+        let session =
+            Session::new(client, &faults).with_statement_timeout(Duration::from_millis(1234));
+        let result = retrying(&session, async |c| c.query_typed("select 1", &[]).await).await;
+        (result.map(|rows| rows.len()), faults.take())
+    });
+    let state = state.borrow();
+    BoundedRun {
+        result,
+        noted,
+        statements: state.statements.clone(),
+        batches: state.batches.clone(),
+    }
+}
+
+#[test]
+fn a_bounded_statement_runs_in_its_own_transaction_sent_in_one_go() {
+    let BoundedRun {
+        result,
+        noted,
+        statements,
+        batches,
+    } = bounded_run(in_transaction(answer(), "COMMIT").into());
+    assert_eq!(result.unwrap(), 1);
+    assert_eq!(noted, None);
+    assert_eq!(
+        statements,
+        ["begin", SET_STATEMENT_TIMEOUT, "select 1", "commit"]
+    );
+    // The startup, then all four requests before the client waited for any answer: the
+    // statement still costs one round trip.
+    assert_eq!(batches, [1, 4]);
+}
+
+#[test]
+fn a_bounded_statement_that_fails_returns_its_own_error_and_is_retried_whole() {
+    // Cancelled by the timeout: 57014, a 503, not run again.
+    let run = bounded_run(in_transaction(refusal("57014", None), "ROLLBACK").into());
+    let err = run.result.unwrap_err();
+    assert_eq!((err.status(), err.code()), (503, "database_unavailable"));
+    assert!(err.log_cause().unwrap().starts_with("57014"), "{err:?}");
+    assert_eq!(run.statements.len(), 4);
+
+    // Rolled back by a concurrent statement: the whole transaction runs again.
+    let mut replies = Vec::from(in_transaction(refusal("40P01", None), "ROLLBACK"));
+    replies.extend(in_transaction(answer(), "COMMIT"));
+    let run = bounded_run(replies);
+    assert_eq!(run.result.unwrap(), 1);
+    assert_eq!(run.noted.unwrap().0, "database_statement_retried");
+    assert_eq!(run.statements.len(), 8);
+    assert_eq!(run.batches, [1, 4, 4]);
+}
+
+#[test]
+fn a_session_never_sets_a_zero_timeout_which_would_mean_none() {
+    let (client, _connection, _) = test_server::connect(vec![]);
+    let faults = FaultSlot::default();
+    let session = Session::new(client, &faults).with_statement_timeout(Duration::ZERO);
+    assert_eq!(session.statement_timeout(), Some(Duration::from_millis(1)));
+}
+
+#[test]
+fn the_task_cap_is_the_one_the_migration_enforces() {
+    // The trigger's literal, its message, and the API's constant are one number.
+    let migration = include_str!("../../migrations/20261202000001_tasks_per_user_limit.sql");
+    let cap = crate::tasks::MAX_TASKS_PER_USER.to_string();
+    assert!(migration.contains(&format!("task_count < {cap};")), "{cap}");
+    assert!(
+        migration.contains(&format!("already has {cap} tasks")),
+        "{cap}"
+    );
+    assert!(migration.contains("constraint = 'tasks_per_user_limit'"));
 }
 
 #[test]

@@ -50,6 +50,12 @@ pub struct State {
     started: bool,
     /// Requests the client completed (the startup message counts as one).
     pub requests: usize,
+    /// The text of each simple `Query` and each `Parse`, in order.
+    pub statements: Vec<String>,
+    /// How many requests the client had completed each time it read an answer after sending
+    /// more: `[1, 4]` is the startup, then four requests sent before waiting for any answer.
+    pub batches: Vec<usize>,
+    answered: usize,
     /// The client sent Terminate.
     pub terminated: bool,
     /// Shutting the stream down never finishes, as a close that stalls.
@@ -83,7 +89,17 @@ impl State {
             if rest.len() < header + len {
                 return;
             }
+            let body = rest.get(header + 4..header + len).unwrap_or_default();
             self.parsed += header + len;
+            match kind {
+                Some(b'Q') => self.statements.push(text(body)),
+                // Parse: the statement's name, then its text, both NUL-terminated.
+                Some(b'P') => {
+                    let name_end = body.iter().position(|&b| b == 0).map_or(0, |i| i + 1);
+                    self.statements.push(text(&body[name_end..]));
+                }
+                _ => {}
+            }
             let request_end = match kind {
                 None => {
                     self.started = true;
@@ -124,6 +140,11 @@ impl AsyncRead for Stream {
     ) -> Poll<io::Result<()>> {
         let mut state = self.0.borrow_mut();
         if !state.readable.is_empty() {
+            if state.requests > state.answered {
+                let sent = state.requests - state.answered;
+                state.batches.push(sent);
+                state.answered = state.requests;
+            }
             let n = state.readable.len().min(buf.remaining());
             buf.put_slice(&state.readable[..n]);
             state.readable.drain(..n);
@@ -257,6 +278,17 @@ pub fn auth_ok() -> Vec<u8> {
 
 pub fn ready() -> Vec<u8> {
     message(b'Z', b"I")
+}
+
+/// The answer to a simple query that returns no rows (`BEGIN`, `COMMIT`).
+pub fn command(tag: &str) -> Vec<u8> {
+    [message(b'C', &cstr(tag)), ready()].concat()
+}
+
+/// A NUL-terminated string of a frontend message, without its NUL.
+fn text(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
 /// An ErrorResponse with `sqlstate` (and the `constraint` it names), then ReadyForQuery.

@@ -169,7 +169,7 @@ pub static ROUTES: [Route; 6] = [
                     query: &[],
                     body: Some(("NewTask", true)),
                     success: Success::Created,
-                    errors: &[400, 401, 403, 408, 413, 422, 429, 500, 503],
+                    errors: &[400, 401, 403, 408, 409, 413, 422, 429, 500, 503],
                 },
             },
         ],

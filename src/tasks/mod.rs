@@ -12,5 +12,5 @@ pub mod query_params;
 pub use list_query::{After, ListQuery, Order, SortKey, MAX_LIMIT};
 pub use model::{
     etag, Completion, NewTask, Task, TaskChanges, MAX_BODY_BYTES, MAX_DESCRIPTION_CHARS,
-    MAX_TITLE_CHARS, SERVER_OWNED,
+    MAX_TASKS_PER_USER, MAX_TITLE_CHARS, SERVER_OWNED,
 };

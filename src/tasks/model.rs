@@ -15,6 +15,11 @@ use crate::error::ApiError;
 
 pub const MAX_TITLE_CHARS: usize = 255;
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+/// The most tasks one user can have; a create beyond it is a 409 `task_limit_reached`. The
+/// database enforces it (migration `tasks_per_user_limit`), so it bounds what any statement
+/// reading all of a user's tasks (a `q` search) can cost: at most this many titles and
+/// descriptions.
+pub const MAX_TASKS_PER_USER: u32 = 10_000;
 /// Larger request bodies are refused with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 

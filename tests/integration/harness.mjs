@@ -367,6 +367,27 @@ const backendMessage = (type, body) => {
   return Buffer.concat([header, body]);
 };
 const READY_FOR_QUERY = backendMessage("Z", Buffer.from("I"));
+const cString = (text) => Buffer.from(`${text}\0`);
+/** The server's answers to what surrounds a statement (`bounded` in src/db/statements.rs):
+ *  `begin`; `select set_config('statement_timeout', $1, true)` (one text column, sent in
+ *  binary, as tokio-postgres asks); and `commit` of a transaction the statement's failure
+ *  aborted. */
+const BEGIN_DONE = Buffer.concat([backendMessage("C", cString("BEGIN")), backendMessage("Z", Buffer.from("T"))]);
+const TIMEOUT_SET = (() => {
+  const field = Buffer.concat([cString("set_config"), Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 1])]);
+  const value = Buffer.from("1500");
+  const row = Buffer.concat([Buffer.from([0, 1]), Buffer.from([0, 0, 0, value.length]), value]);
+  return Buffer.concat([
+    backendMessage("1", Buffer.alloc(0)), backendMessage("2", Buffer.alloc(0)),
+    backendMessage("T", Buffer.concat([Buffer.from([0, 1]), field])), backendMessage("D", row),
+    backendMessage("C", cString("SELECT 1")), backendMessage("Z", Buffer.from("T")),
+  ]);
+})();
+const ROLLED_BACK = Buffer.concat([backendMessage("C", cString("ROLLBACK")), READY_FOR_QUERY]);
+/** How many requests a query that begins with `piece` (its first message's first piece) holds:
+ *  four when it opens a transaction, else one. */
+const requestsOf = (piece) =>
+  (piece.type === 0x51 && piece.bytes.subarray(5, 10).toString() === "begin" ? 4 : 1);
 
 /** A PostgreSQL ErrorResponse carrying `sqlstate` (and the `constraint` it names), followed by
  *  ReadyForQuery: how the server refuses a statement. For `startProxy`'s `answerQueries`. */
@@ -394,7 +415,7 @@ export const UNEXPECTED_MESSAGE = Buffer.concat([backendMessage("R", Buffer.allo
  *    (`finished()` says when the server is done with it);
  *  - "slow": forwards, delaying every server→client chunk by `ms`;
  *  - "hold-after-reply": forwards until the server's reply to the client's first query has
- *    reached the client (through its ReadyForQuery), then holds everything else: what the client
+ *    reached the client (through its last ReadyForQuery), then holds everything else: what the client
  *    sends (its Terminate) never reaches the server and nothing more reaches the client, as a
  *    close that never completes. When the client closes its socket, the server connection is
  *    cut (so nothing is left open); `held()` counts the client bytes held back.
@@ -403,10 +424,14 @@ export const UNEXPECTED_MESSAGE = Buffer.concat([backendMessage("R", Buffer.allo
  *  `connections()` counts accepted connections, `openClients()` those still open.
  *  `wakeOnNextConnection(ms)` makes the next connections wait out a wake-up of `ms`.
  *  `answerQueries(reply, n)` answers the next n queries (on any connection, in "pass" mode)
- *  itself with `reply` — e.g. `errorResponse("40P01")` — instead of sending them to the server:
- *  a query is a simple Query message or an extended-protocol request (Parse … Sync), and the
- *  reply is sent once the whole request has arrived (the worker waits for each answer before
- *  its next query, so replies cannot overtake the server's); `queries()` counts the queries
+ *  itself with `reply` — e.g. `errorResponse("40P01")` — instead of sending them to the server.
+ *  A query is what the worker sends for one statement: `begin`, the statement timeout, the
+ *  statement and `commit`, four requests sent together (src/db/statements.rs, `bounded`); a
+ *  request is a simple Query message or an extended-protocol one (Parse … Sync). The proxy
+ *  answers the whole query once it has arrived, as the server would if the statement met
+ *  `reply`: `begin` and the timeout succeed, the statement gets `reply`, and `commit` answers
+ *  ROLLBACK. None of it reaches the server, so no reply of the server's can interleave (the
+ *  worker waits for each query's answers before its next one). `queries()` counts the queries
  *  seen, answered or forwarded. */
 export async function startProxy(targetUrl) {
   const target = new URL(targetUrl);
@@ -465,27 +490,31 @@ export async function startProxy(targetUrl) {
     let detached = false; // reset-after-send: upstream left to finish on its own
     const fromClient = messageSegments({ untypedFirst: true });
     const fromServer = messageSegments({ untypedFirst: false });
-    let swallowing = null; // answerQueries: the request being answered ("Q" or "P"), if any
+    // The query under way: its requests still to end, and whether the proxy answers it.
+    let query = null;
+    let firstQueryRequests = 0; // hold-after-reply: the first query's requests (its answers)
     let replied = false; // hold-after-reply: the first query's reply has reached the client
     let holding = false; // hold-after-reply: nothing more goes either way
+    let answersSeen = 0; // hold-after-reply: ReadyForQuery messages after the first query
 
     /** The pieces of `chunk` that go on to the server; answers the queries answerQueries takes. */
     const forwarded = (pieces) => pieces.filter((piece) => {
-      const query = piece.start && (piece.type === 0x50 || piece.type === 0x51) && swallowing === null;
-      if (query) {
+      if (query === null && piece.start && (piece.type === 0x50 || piece.type === 0x51)) {
         queriesSeen++;
-        if (answers.left > 0) {
-          answers.left--;
-          swallowing = piece.type === 0x51 ? "Q" : "P";
+        const requests = requestsOf(piece);
+        query = { left: requests, grouped: requests === 4, answered: answers.left > 0 };
+        if (query.answered) answers.left--;
+      }
+      if (query === null) return true;
+      const { answered, grouped } = query;
+      // A simple query is one message; an extended request ends with its Sync.
+      if (piece.end && (piece.type === 0x51 || piece.type === 0x53) && --query.left === 0) {
+        query = null;
+        if (answered) {
+          client.write(grouped ? Buffer.concat([BEGIN_DONE, TIMEOUT_SET, answers.reply, ROLLED_BACK]) : answers.reply);
         }
       }
-      if (swallowing === null) return true;
-      // A simple query is one message; an extended request ends with its Sync.
-      if (piece.end && (swallowing === "Q" || piece.type === 0x53)) {
-        swallowing = null;
-        client.write(answers.reply);
-      }
-      return false;
+      return !answered;
     });
 
     client.on("data", (chunk) => {
@@ -496,6 +525,8 @@ export async function startProxy(targetUrl) {
       }
       if (!queried && startsQuery(chunk)) {
         queried = true;
+        const first = pieces.find((piece) => piece.start && (piece.type === 0x50 || piece.type === 0x51));
+        firstQueryRequests = first ? requestsOf(first) : 1;
         if (mode === "reset") {
           client.destroy();
           upstream.destroy();
@@ -525,12 +556,12 @@ export async function startProxy(targetUrl) {
     upstream.on("data", (chunk) => {
       if (detached || holding) return;
       if (mode === "hold-after-reply") {
-        // Up to the end of the first ReadyForQuery after the first query, then nothing.
+        // Up to the end of the first query's last ReadyForQuery (one per request), then nothing.
         const kept = [];
         for (const piece of fromServer(chunk)) {
           if (replied) break;
           kept.push(piece.bytes);
-          if (queried && piece.type === 0x5a && piece.end) replied = true;
+          if (queried && piece.type === 0x5a && piece.end && ++answersSeen === firstQueryRequests) replied = true;
         }
         holding = replied;
         client.write(Buffer.concat(kept));

@@ -21,6 +21,7 @@ import "./validation.mjs";
 import "./users.mjs";
 import "./concurrency.mjs";
 import "./faults.mjs";
+import "./limits.mjs";
 
 before(async () => {
   suite.db = await startDatabase();
