@@ -371,8 +371,11 @@ async fn retrying<T>(
     }
 }
 
-/// Sets the statement timeout for the rest of the transaction it runs in.
-const SET_STATEMENT_TIMEOUT: &str = "select set_config('statement_timeout', $1, true)";
+/// Sets, for the rest of the transaction it runs in, the statement timeout and how long the
+/// transaction may sit idle: should the rest of it never arrive (an isolate that died while
+/// sending), the server ends the session instead of holding its locks and its connection.
+const SET_STATEMENT_TIMEOUT: &str = "select set_config('statement_timeout', $1, true), \
+    set_config('idle_in_transaction_session_timeout', $1, true)";
 
 /// Runs `run` so that the server stops it once the session's statement timeout has passed:
 /// `begin`, the timeout set for this transaction alone, the statement, `commit`. Poolers in

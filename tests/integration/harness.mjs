@@ -369,17 +369,17 @@ const backendMessage = (type, body) => {
 const READY_FOR_QUERY = backendMessage("Z", Buffer.from("I"));
 const cString = (text) => Buffer.from(`${text}\0`);
 /** The server's answers to what surrounds a statement (`bounded` in src/db/statements.rs):
- *  `begin`; `select set_config('statement_timeout', $1, true)` (one text column, sent in
- *  binary, as tokio-postgres asks); and `commit` of a transaction the statement's failure
- *  aborted. */
+ *  `begin`; the two `set_config` of the statement timeout and the idle-in-transaction timeout
+ *  (two text columns, sent in binary, as tokio-postgres asks); and `commit` of a transaction
+ *  the statement's failure aborted. */
 const BEGIN_DONE = Buffer.concat([backendMessage("C", cString("BEGIN")), backendMessage("Z", Buffer.from("T"))]);
 const TIMEOUT_SET = (() => {
   const field = Buffer.concat([cString("set_config"), Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 1])]);
-  const value = Buffer.from("1500");
-  const row = Buffer.concat([Buffer.from([0, 1]), Buffer.from([0, 0, 0, value.length]), value]);
+  const value = Buffer.concat([Buffer.from([0, 0, 0, 4]), Buffer.from("1500")]);
+  const row = Buffer.concat([Buffer.from([0, 2]), value, value]);
   return Buffer.concat([
     backendMessage("1", Buffer.alloc(0)), backendMessage("2", Buffer.alloc(0)),
-    backendMessage("T", Buffer.concat([Buffer.from([0, 1]), field])), backendMessage("D", row),
+    backendMessage("T", Buffer.concat([Buffer.from([0, 2]), field, field])), backendMessage("D", row),
     backendMessage("C", cString("SELECT 1")), backendMessage("Z", Buffer.from("T")),
   ]);
 })();
