@@ -37,9 +37,13 @@ pub struct Jwk {
 
 impl Jwk {
     /// Checks the token's header algorithm against this key's and then its signature.
-    pub fn verify<C>(&self, token: &UntrustedToken<'_>) -> Result<Token<C>, ValidationError>
+    pub fn verify<C, H>(
+        &self,
+        token: &UntrustedToken<'_, H>,
+    ) -> Result<Token<C, H>, ValidationError>
     where
         C: DeserializeOwned + Clone,
+        H: Clone,
     {
         match &self.material {
             KeyMaterial::EdDsa(key) => Ed25519.validator::<C>(key).validate(token),
@@ -138,6 +142,7 @@ pub(crate) mod fixtures {
         Algorithm, AlgorithmExt, Claims, Header,
     };
     use rand_core::OsRng;
+    use serde::Serialize;
     use serde_json::{json, Value};
 
     type EdSecret = <Ed25519 as Algorithm>::SigningKey;
@@ -195,8 +200,13 @@ pub(crate) mod fixtures {
         sign_with_header(kid, alg, header, claims)
     }
 
-    /// [`sign`] with a header of the caller's making.
-    pub fn sign_with_header(kid: &str, alg: &str, header: Header, claims: Value) -> String {
+    /// [`sign`] with a header of the caller's making, extension parameters included.
+    pub fn sign_with_header(
+        kid: &str,
+        alg: &str,
+        header: Header<impl Serialize>,
+        claims: Value,
+    ) -> String {
         let keys = keys();
         let claims = Claims::new(claims);
         match (kid, alg) {
@@ -227,7 +237,7 @@ mod tests {
         let key = set
             .find(untrusted.header().key_id.as_deref())
             .ok_or("no key")?;
-        key.verify::<Value>(&untrusted)
+        key.verify::<Value, _>(&untrusted)
             .map(|_| ())
             .map_err(|err| err.to_string())
     }

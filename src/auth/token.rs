@@ -14,6 +14,11 @@
 //! any other type (the plugin's `better-auth.session-cache+jwt` cookie cache, signed with the
 //! same keys) is refused.
 //!
+//! No header extensions (RFC 7515 §4.1.11): a header with `crit` is refused, whatever it lists,
+//! since this API understands none, and so is `b64` other than `true` (RFC 7797's unencoded
+//! payload changes what the signature covers). Both are checked by [`parse`], before the
+//! verifier is chosen or any key looked up.
+//!
 //! Time claims outside [`TIME_CLAIM_RANGE`] are refused; `exp` is required, `nbf` honoured
 //! when present, both with [`LEEWAY_SECONDS`] of clock skew; `iss` and `aud` are checked when
 //! the configuration expects values.
@@ -23,7 +28,7 @@ use jwt_compact::{
     alg::{Hs256, Hs256Key},
     AlgorithmExt, Claims, Token, UntrustedToken, ValidationError,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::key_set::{KeySet, SUPPORTED_ALGORITHMS};
@@ -74,6 +79,26 @@ struct UserClaims {
     aud: Option<Value>,
 }
 
+/// The header parameters this API reads besides jwt-compact's own (`alg`, `kid`, `typ`, ...),
+/// kept only to refuse them: `crit` in any form and `b64` other than `true`. A parameter that
+/// is present with the value `null` counts as present.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HeaderExtensions {
+    #[serde(default, deserialize_with = "present")]
+    crit: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    b64: Option<Value>,
+}
+
+/// `Some` for any value the parameter has, `null` included; an absent one stays `None`.
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
+/// A token as it arrives, its header extensions included. The verifiers take it as [`parse`]
+/// returns it, after the extension check.
+pub type Untrusted<'a> = UntrustedToken<'a, HeaderExtensions>;
+
 /// Which verifier a token needs, from its header alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme<'a> {
@@ -105,14 +130,36 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-/// Splits a token into its parts without trusting any of them yet.
-pub fn parse(token: &str) -> Result<UntrustedToken<'_>, ApiError> {
-    UntrustedToken::new(token).map_err(|_| ApiError::Unauthorized("the token is malformed"))
+/// Splits a token into its parts without trusting any of them yet, and refuses header
+/// extensions: any `crit` (RFC 7515 §4.1.11: a recipient must reject a token listing an
+/// extension it does not understand, and this API understands none; an empty or non-array
+/// `crit` is invalid in itself), and `b64` other than `true` (RFC 7797: `false` would mean the
+/// signature covers the raw payload, not the encoded one). `b64: true` is the default meaning,
+/// so it is accepted.
+pub fn parse(token: &str) -> Result<Untrusted<'_>, ApiError> {
+    let token =
+        Untrusted::try_from(token).map_err(|_| ApiError::Unauthorized("the token is malformed"))?;
+    let extensions = &token.header().other_fields;
+    if extensions.crit.is_some() {
+        return Err(ApiError::Unauthorized(
+            "the token's header lists critical extensions (crit), which are not accepted",
+        ));
+    }
+    if extensions
+        .b64
+        .as_ref()
+        .is_some_and(|b64| *b64 != Value::Bool(true))
+    {
+        return Err(ApiError::Unauthorized(
+            "the token's header asks for an unencoded payload (b64), which is not accepted",
+        ));
+    }
+    Ok(token)
 }
 
 /// Which verifier the token's header asks for; algorithms this API never accepts are refused
 /// here, before any key is fetched for them.
-pub fn scheme<'a>(token: &'a UntrustedToken<'_>) -> Result<Scheme<'a>, ApiError> {
+pub fn scheme<'a>(token: &'a Untrusted<'_>) -> Result<Scheme<'a>, ApiError> {
     match token.algorithm() {
         "HS256" => Ok(Scheme::SharedSecret),
         alg if SUPPORTED_ALGORITHMS.contains(&alg) => Ok(Scheme::KeySet {
@@ -128,7 +175,7 @@ pub fn scheme<'a>(token: &'a UntrustedToken<'_>) -> Result<Scheme<'a>, ApiError>
 /// say `typ: JWT`: that is what tells an API token from Better Auth's own HS256 tokens, which
 /// are signed with the same `BETTER_AUTH_SECRET` and never carry a `typ`.
 pub fn verify_hs256(
-    token: &UntrustedToken<'_>,
+    token: &Untrusted<'_>,
     key: &Hs256Key,
     expect: &Expect,
     now: DateTime<Utc>,
@@ -152,7 +199,7 @@ pub fn verify_hs256(
 
 /// Verifies a token signed with a JWKS key at time `now` and returns the identity it carries.
 pub fn verify_with_key_set(
-    token: &UntrustedToken<'_>,
+    token: &Untrusted<'_>,
     keys: &KeySet,
     expect: &Expect,
     now: DateTime<Utc>,
@@ -167,7 +214,9 @@ pub fn verify_with_key_set(
         .ok_or(ApiError::Unauthorized(
             "the token's signing key is not known",
         ))?;
-    let token = key.verify::<UserClaims>(token).map_err(signature_error)?;
+    let token = key
+        .verify::<UserClaims, _>(token)
+        .map_err(signature_error)?;
     check_claims(&token, expect, now)
 }
 
@@ -187,7 +236,7 @@ fn signature_error(err: ValidationError) -> ApiError {
 
 /// The checks that follow a valid signature: time, issuer, audience, then the user.
 fn check_claims(
-    token: &Token<UserClaims>,
+    token: &Token<UserClaims, HeaderExtensions>,
     expect: &Expect,
     now: DateTime<Utc>,
 ) -> Result<Identity, ApiError> {

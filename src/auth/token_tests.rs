@@ -727,3 +727,84 @@ fn the_email_is_verified_only_when_a_verified_claim_is_true() {
             .email_verified
     );
 }
+
+// --- header extensions: `crit` and `b64` (RFC 7515 §4.1.11, RFC 7797) -------------------
+
+/// Headers with extension parameters, each of which must be refused with the reason given:
+/// `crit` in every form (we understand no extension, and an empty or non-array `crit` is
+/// invalid anyway), and `b64` with any value but `true`.
+fn refused_extensions() -> Vec<(Value, &'static str)> {
+    let crit = "the token's header lists critical extensions (crit), which are not accepted";
+    let b64 = "the token's header asks for an unencoded payload (b64), which is not accepted";
+    vec![
+        (json!({ "crit": ["x-unknown"], "x-unknown": 1 }), crit),
+        (json!({ "crit": ["b64"], "b64": false }), crit),
+        (json!({ "crit": ["b64"], "b64": true }), crit),
+        (json!({ "crit": [] }), crit),
+        (json!({ "crit": "x-unknown" }), crit),
+        (json!({ "crit": {} }), crit),
+        (json!({ "crit": null }), crit),
+        (json!({ "b64": false }), b64),
+        (json!({ "b64": "false" }), b64),
+        (json!({ "b64": 0 }), b64),
+        (json!({ "b64": null }), b64),
+    ]
+}
+
+fn with_fields(mut header: Value, fields: &Value) -> Value {
+    for (k, v) in fields.as_object().unwrap() {
+        header[k] = v.clone();
+    }
+    header
+}
+
+#[test]
+fn hs256_tokens_with_crit_or_b64_false_are_refused_before_the_secret_is_used() {
+    for (fields, expected) in refused_extensions() {
+        let header = with_fields(json!({ "alg": "HS256", "typ": "JWT" }), &fields);
+        // Correctly signed over that header: only the header rule can refuse it.
+        let token = token_with_header(header);
+        assert_eq!(reason(verify(&token, &key(), now())), expected, "{fields}");
+        // Refused before the key matters: the same verdict under a wrong secret.
+        let other = Hs256Key::new(b"another-secret-that-is-long-enough-32b");
+        assert_eq!(reason(verify(&token, &other, now())), expected, "{fields}");
+    }
+}
+
+#[test]
+fn jwks_tokens_with_crit_or_b64_false_are_refused_before_any_key_lookup() {
+    let keys = key_set();
+    for (fields, expected) in refused_extensions() {
+        for (kid, alg) in [("ed", "EdDSA"), ("p256", "ES256")] {
+            let header = Header::new(fields.clone()).with_key_id(kid);
+            let token = fixtures::sign_with_header(kid, alg, header, better_auth_claims(json!({})));
+            assert_eq!(
+                reason(jwks_verify(&token, &keys, &expect_origin())),
+                expected,
+                "{alg} {fields}"
+            );
+            // A kid the set does not hold would send the worker to refetch the key set: the
+            // header rule answers first.
+            let header = Header::new(fields.clone()).with_key_id("not-in-the-set");
+            let token = fixtures::sign_with_header(kid, alg, header, better_auth_claims(json!({})));
+            assert_eq!(reason(parse(&token).map(|_| unreachable!())), expected);
+        }
+    }
+}
+
+#[test]
+fn b64_true_without_crit_is_the_default_encoding_and_verifies_in_both_verifiers() {
+    let header = json!({ "alg": "HS256", "typ": "JWT", "b64": true });
+    assert!(verify(&token_with_header(header), &key(), now()).is_ok());
+    for (kid, alg) in [("ed", "EdDSA"), ("p256", "ES256")] {
+        let header = Header::new(json!({ "b64": true })).with_key_id(kid);
+        let token = fixtures::sign_with_header(kid, alg, header, better_auth_claims(json!({})));
+        assert!(
+            jwks_verify(&token, &key_set(), &expect_origin()).is_ok(),
+            "{alg}"
+        );
+    }
+    // Other extension parameters that are not marked critical may be ignored (RFC 7515 §4.1).
+    let header = json!({ "alg": "HS256", "typ": "JWT", "x-note": "ignored" });
+    assert!(verify(&token_with_header(header), &key(), now()).is_ok());
+}

@@ -25,8 +25,10 @@ async function callWith(authorization, method, p, body) {
 }
 
 async function expect401(response) {
+  // The status first, so a token accepted by mistake fails as "got 200".
+  const error = await expectError(response, 401, "unauthorized");
   assert.match(response.headers.get("www-authenticate") ?? "", /^Bearer/);
-  return expectError(response, 401, "unauthorized");
+  return error;
 }
 
 describe("authentication", () => {
@@ -103,6 +105,28 @@ describe("authentication", () => {
     const [answers, refusals] = await Promise.all([Promise.all(valid), Promise.all(hostile)]);
     for (const response of answers) assert.equal(response.status, 200);
     for (const response of refusals) await expect401(response);
+  });
+
+  // RFC 7515 §4.1.11: a recipient must reject a token whose `crit` lists an extension it does
+  // not understand, and the worker understands none; RFC 7797's `b64: false` changes what the
+  // signature covers. Each token below is correctly signed with the secret over its header.
+  it("refuses a correctly signed HS256 token whose header has crit or b64 false with 401", async () => {
+    const user = newUser(suite.base);
+    const claims = { sub: user.id, exp: now() + 600 };
+    const headers = [
+      [{ alg: "HS256", typ: "JWT", crit: ["x-unknown"], "x-unknown": 1 }, /crit/],
+      [{ alg: "HS256", typ: "JWT", crit: ["b64"], b64: false }, /crit/],
+      [{ alg: "HS256", typ: "JWT", crit: [] }, /crit/],
+      [{ alg: "HS256", typ: "JWT", b64: false }, /b64/],
+    ];
+    for (const [header, reason] of headers) {
+      const response = await callWith(`Bearer ${signToken(claims, SECRET, header)}`, "GET", `/api/${user.id}/tasks`);
+      const error = await expect401(response);
+      assert.match(error.message, reason, JSON.stringify(header));
+    }
+    // `b64: true` is the default encoding: the same token is accepted with it.
+    const plain = signToken(claims, SECRET, { alg: "HS256", typ: "JWT", b64: true });
+    assert.equal((await callWith(`Bearer ${plain}`, "GET", `/api/${user.id}/tasks`)).status, 200);
   });
 
   it("accepts a token within the 60 s leeway and a nbf in the past", async () => {
