@@ -1,12 +1,15 @@
-//! The request gate every `/api` handler passes first, cheapest rejection first:
+//! The request gate every `/api` handler passes first:
 //!
 //! 1. a usable auth configuration (500, fail closed);
-//! 2. an address already refused for failed authentication (429, before any token work);
-//! 3. [`identify`]: the bearer token → the [`Identity`] it carries (401; 503 without keys);
-//! 4. [`check_path_user`]: the path's `{user_id}` must be that identity (403);
-//! 5. the user's rate limit (429).
+//! 2. [`identify`]: the bearer token → the [`Identity`] it carries (401; 503 without keys);
+//! 3. [`check_path_user`]: the path's `{user_id}` must be that identity (403);
+//! 4. the user's rate limit (429).
 //!
-//! Failures at 3 and 4 spend the client address's budget ([`rate_limit`]).
+//! Failures at 2 and 3 spend the client address's budget ([`rate_limit`]). At an address this
+//! isolate remembers as refused, they are 429 without spending it (no limiter call: the flood
+//! costs its token checks and a map lookup), while a request that passes 2 and 3 goes on to 4 as
+//! from any other address: a valid user is never refused for what others behind the same
+//! address (a NAT, a carrier's CGNAT) sent.
 
 use std::cell::RefCell;
 
@@ -45,10 +48,6 @@ pub async fn admit(req: &Request, ctx: &Ctx) -> Result<Identity, ApiError> {
             .as_deref()
             .unwrap_or("unknown"),
     );
-    let now_ms = Date::now().as_millis();
-    if REFUSED_ADDRESSES.with_borrow(|refused| refused.is_refused(&address, now_ms)) {
-        return Err(limited);
-    }
     let admitted = match identify(req, ctx, config).await {
         Ok(identity) => check_path_user(ctx, identity),
         Err(err) => Err(err),
@@ -56,6 +55,10 @@ pub async fn admit(req: &Request, ctx: &Ctx) -> Result<Identity, ApiError> {
     let identity = match admitted {
         Ok(identity) => identity,
         Err(err @ (ApiError::Unauthorized(_) | ApiError::Forbidden)) => {
+            let now_ms = Date::now().as_millis();
+            if REFUSED_ADDRESSES.with_borrow(|refused| refused.is_refused(&address, now_ms)) {
+                return Err(limited);
+            }
             if !within_budget(ctx, rate_limit::ADDRESS_LIMITER, address.clone()).await {
                 REFUSED_ADDRESSES.with_borrow_mut(|refused| refused.remember(&address, now_ms));
                 return Err(limited);

@@ -4,10 +4,13 @@
 //! - Per user (after authentication): `READ_RATE_LIMITER` for GET/HEAD, `WRITE_RATE_LIMITER`
 //!   for the rest. One limiter call per authenticated request.
 //! - Per client address: `ADDRESS_RATE_LIMITER` is spent by requests that fail authentication
-//!   or authorization (401, 403). Once it refuses an address, this isolate refuses that address
-//!   for a whole period *before any token work*, so a flood of bad tokens costs one map lookup
-//!   per request. Requests that authenticate never call it: they are limited per user, and a
-//!   busy office behind one address is not throttled by its own good traffic.
+//!   or authorization (401, 403). Once it refuses an address, this isolate answers that
+//!   address's failures with 429 for a whole period *without calling the binding again*, so a
+//!   flood of bad tokens costs its token check (an HMAC, or a signature against the cached key
+//!   set) and one map lookup per request. Requests that authenticate never call it, refused
+//!   address or not: they are limited per user, so a valid user behind an address others flood
+//!   (a NAT, a carrier's CGNAT) is served, and a busy office is not throttled by its own good
+//!   traffic.
 //!
 //! The memory is per isolate and soft, like the JWKS cache: another isolate learns the same
 //! refusal from the binding on its first bad request from that address.

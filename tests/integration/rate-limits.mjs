@@ -1,8 +1,8 @@
 // Rate limits through the Workers rate-limit bindings, with small budgets: per user for reads
 // (GET/HEAD) and for writes, separately; per client address (CF-Connecting-IP) for requests
-// that fail authentication (401, 403), and once an address is over that budget, for all its
-// /api requests before their tokens are looked at. Over budget: 429 rate_limited with
-// Retry-After: 60. /health and OPTIONS are never limited.
+// that fail authentication (401, 403), and once an address is over that budget, for its
+// failures only: a valid token from a refused address is served (docs/auth.md, "Rate limits").
+// Over budget: 429 rate_limited with Retry-After: 60. /health and OPTIONS are never limited.
 //
 // The bindings are served by the test limiter (limiter.mjs): a spent budget refills only a
 // period after its first refusal, never while a test spends it. These workers use the default
@@ -216,10 +216,12 @@ describe("budgets refill after the limiter's period", () => {
     const calls = await callsFor(worker, addressKey(address), refused);
     assert.deepEqual(calls, [...Array(5).fill("ADDRESS_RATE_LIMITER true"), "ADDRESS_RATE_LIMITER false"]);
     await untilElapsed(refusedBy, PERIOD_SECS * 1000 + CLOCK_MARGIN_MS);
-    // The limiter would allow the address again; the worker refuses it for its own 60 s, before
-    // the token and without asking the limiter (expiry after 60 s: src/http/rate_limit.rs's unit test).
+    // The limiter would allow the address again; the worker refuses its failures for its own
+    // 60 s without asking the limiter (expiry after 60 s: src/http/rate_limit.rs's unit test).
+    // A valid token from it is served all along.
     await expectLimited(await fetch(user.tasksUrl, { headers: from }), "bad token after the refill");
-    const last = await expectLimited(await user.request("GET", user.tasksUrl, { headers: from }), "valid token after the refill");
+    const last = await user.request("GET", user.tasksUrl, { headers: from });
+    await expectStatus(last, 200, "valid token after the refill");
     assert.deepEqual(await callsFor(worker, addressKey(address), last), calls, "no limiter call for the refused address");
     // Another address, with the same bad tokens, is only 401.
     await expectError(await fetch(user.tasksUrl, { headers: { "CF-Connecting-IP": freshAddress() } }), 401);
@@ -239,7 +241,7 @@ describe("per-address budget", () => {
 
   const from = (address, headers = {}) => ({ "CF-Connecting-IP": address, ...headers });
 
-  it("five 401s spend it; then 429 before the token for bad and valid tokens alike", async () => {
+  it("five 401s spend it; then 429 for bad tokens, while valid ones are served", async () => {
     const address = freshAddress();
     const user = newUser(worker.url);
     const bad = [
@@ -248,13 +250,55 @@ describe("per-address budget", () => {
     ];
     for (const headers of bad) await expectError(await fetch(user.tasksUrl, { headers: from(address, headers) }), 401);
     await expectLimited(await fetch(user.tasksUrl, { headers: from(address, { Authorization: "Bearer nope" }) }), "6th bad token");
-    await expectLimited(await user.request("GET", user.tasksUrl, { headers: from(address) }), "valid token from the address");
-    await expectLimited(await user.request("POST", user.tasksUrl, { body: { title: "t" }, headers: from(address) }), "valid write");
-    // Another user from the same address: the same budget.
+    for (const headers of bad) await expectLimited(await fetch(user.tasksUrl, { headers: from(address, headers) }), "bad token, refused address");
+    await expectStatus(await user.request("GET", user.tasksUrl, { headers: from(address) }), 200, "valid token from the address");
+    await expectStatus(await user.request("POST", user.tasksUrl, { body: { title: "t" }, headers: from(address) }), 201, "valid write");
+    // Another user from the same address: served too, and refused on the first user's path.
     const other = newUser(worker.url);
-    await expectLimited(await other.request("GET", other.tasksUrl, { headers: from(address) }), "another user, same address");
-    // The same user from another address is served.
-    await expectStatus(await user.request("GET", user.tasksUrl, { headers: from(freshAddress()) }), 200, "another address");
+    await expectStatus(await other.request("GET", other.tasksUrl, { headers: from(address) }), 200, "another user, same address");
+    await expectLimited(await other.request("GET", user.tasksUrl, { headers: from(address) }), "another user's path, same address");
+    // Another address with the same bad token is only 401.
+    await expectError(await fetch(user.tasksUrl, { headers: from(freshAddress(), bad[1]) }), 401);
+  });
+
+  // Issue 15.4: behind one address (a NAT, a campus, a carrier's CGNAT) one client's flood of
+  // bad tokens once locked every user of that address out with 429 for 60 s.
+  it("a flood of bad tokens from an address does not lock out a valid user behind it", async () => {
+    const address = freshAddress();
+    const user = newUser(worker.url);
+    const other = newUser(worker.url);
+    const forged = [
+      {}, { Authorization: "Bearer not-a-token" }, { Authorization: `Bearer ${user.token}x` },
+      { Authorization: `Bearer ${user.token.replace(/\.[^.]+$/, ".AAAA")}` },
+    ];
+    const badRequest = (i) => fetch(user.tasksUrl, { headers: from(address, forged[i % forged.length]) });
+    // Until the address is refused: five 401s, then 429.
+    let i = 0;
+    for (; i < 5; i++) await expectError(await badRequest(i), 401);
+    const refused = await expectLimited(await badRequest(i++), "the 6th bad token");
+    const calls = await callsFor(worker, addressKey(address), refused);
+    // During the flood: 200 bad tokens in flight at once beside the user's requests.
+    const flood = Array.from({ length: 200 }, (_, n) => badRequest(n));
+    const during = Array.from({ length: 10 }, () => user.request("GET", user.tasksUrl, { headers: from(address) }));
+    for (const response of await Promise.all(during)) await expectStatus(response, 200, "valid token during the flood");
+    for (const response of await Promise.all(flood)) await expectLimited(response, "bad token during the flood");
+    // After it: the user's task operations work at once from the refused address.
+    const created = JSON.parse(await expectStatus(
+      await user.request("POST", user.tasksUrl, { body: { title: "behind the NAT" }, headers: from(address) }), 201, "create"));
+    await expectStatus(await user.request("PATCH", `${user.tasksUrl}/${created.id}/complete`, { headers: from(address) }), 200, "complete");
+    const list = JSON.parse(await expectStatus(await user.request("GET", user.tasksUrl, { headers: from(address) }), 200, "list"));
+    assert.deepEqual(list.map((t) => [t.title, t.completed]), [["behind the NAT", true]]);
+    await expectStatus(await user.request("DELETE", `${user.tasksUrl}/${created.id}`, { headers: from(address) }), 204, "delete");
+    // Its failures are still refused: bad tokens, and a valid token on another user's path.
+    await expectLimited(await badRequest(0), "bad token after the flood");
+    const foreign = await user.request("GET", other.tasksUrl, { headers: from(address) });
+    await expectLimited(foreign, "a valid token on another user's path");
+    // None of the refused requests asked the limiter again: the flood stays cheap.
+    assert.deepEqual(await callsFor(worker, addressKey(address), foreign), calls, "no limiter call once refused");
+    // Another address is unaffected: its bad token is a 401, its valid one a 200.
+    const elsewhere = freshAddress();
+    await expectError(await fetch(user.tasksUrl, { headers: from(elsewhere) }), 401);
+    await expectStatus(await other.request("GET", other.tasksUrl, { headers: from(elsewhere) }), 200, "another address");
   });
 
   it("is spent by 401s and 403s only: authenticated requests from the address are never counted", async () => {
@@ -276,8 +320,9 @@ describe("per-address budget", () => {
     for (let i = 0; i < 3; i++) await expectError(await user.request("GET", other.tasksUrl, { headers: from(address) }), 403);
     for (let i = 0; i < 2; i++) await expectError(await fetch(user.tasksUrl, { headers: from(address) }), 401);
     await expectLimited(await user.request("GET", other.tasksUrl, { headers: from(address) }), "6th failure, a 403");
-    // From then on the address is refused before its token is looked at, valid or not.
-    await expectLimited(await user.request("GET", user.tasksUrl, { headers: from(address) }), "valid token after the refusal");
+    // From then on the address's failures are refused; its valid tokens are not.
+    await expectLimited(await fetch(user.tasksUrl, { headers: from(address) }), "a 401 after the refusal");
+    await expectStatus(await user.request("GET", user.tasksUrl, { headers: from(address) }), 200, "valid token after the refusal");
   });
 
   it("is never spent or enforced by /health and OPTIONS", async () => {
@@ -313,8 +358,8 @@ describe("per-address budget", () => {
     const inSubnet = [`${subnet}::1`, `${subnet}:0:ffff:ffff:ffff:ffff`, `${subnet}:0:1:2:3:4`, `${subnet}::abcd`, `${subnet}:0:dead:beef:0:1`];
     for (const address of inSubnet) await expectError(await fetch(user.tasksUrl, { headers: from(address) }), 401);
     await expectLimited(await fetch(user.tasksUrl, { headers: from(`${subnet}:0:5:6:7:8`) }), "a sixth address of the same /64");
-    await expectLimited(await user.request("GET", user.tasksUrl, { headers: from(`${subnet}:0:8:9:a:b`) }), "a valid token from the /64");
-    await expectStatus(await user.request("GET", user.tasksUrl, { headers: from(neighbour) }), 200, "the next /64");
+    await expectLimited(await fetch(user.tasksUrl, { headers: from(`${subnet}:0:8:9:a:b`) }), "a seventh address of the same /64");
+    await expectStatus(await user.request("GET", user.tasksUrl, { headers: from(`${subnet}:0:8:9:a:b`) }), 200, "a valid token from the /64");
     await expectError(await fetch(user.tasksUrl, { headers: from(neighbour) }), 401);
   });
 
@@ -341,7 +386,8 @@ describe("per-address budget", () => {
     const user = newUser(worker.url);
     for (let i = 0; i < 5; i++) await expectError(await fetch(user.tasksUrl), 401);
     await expectLimited(await fetch(user.tasksUrl), "6th without the header");
-    await expectLimited(await user.request("GET", user.tasksUrl, { headers: from("127.0.0.1") }), "the header naming 127.0.0.1");
-    await expectStatus(await user.request("GET", user.tasksUrl, { headers: from("unknown") }), 200, "CF-Connecting-IP: unknown is another address");
+    await expectLimited(await fetch(user.tasksUrl, { headers: from("127.0.0.1") }), "the header naming 127.0.0.1");
+    // CF-Connecting-IP: unknown is another address: a bad token from it is only a 401.
+    await expectError(await fetch(user.tasksUrl, { headers: from("unknown") }), 401);
   });
 });
