@@ -12,12 +12,16 @@ use uuid::Uuid;
 use super::{
     cursor::{self, Position},
     query_params::QueryParams,
+    MAX_TITLE_CHARS,
 };
 use crate::error::ApiError;
 
 /// Most tasks one response returns; without `limit` a list is "all", up to this many.
 pub const MAX_LIMIT: u32 = 1000;
 const MAX_Q_CHARS: usize = 200;
+/// PostgreSQL's earliest `timestamptz`, 4714-11-24 00:00:00 BC UTC, in microseconds since the
+/// Unix epoch.
+const EARLIEST_TIMESTAMPTZ_MICROS: i64 = -210_866_803_200_000_000;
 /// The parameters a list accepts.
 const PARAMETERS: [&str; 6] = ["completed", "q", "sort", "order", "limit", "cursor"];
 
@@ -51,6 +55,26 @@ impl Order {
             Order::Desc => "desc",
         }
     }
+}
+
+/// `micros` as an instant a `timestamptz` column can hold and this worker can read: from
+/// PostgreSQL's earliest instant to chrono's latest (year 262142, long before PostgreSQL's
+/// latest, 294276). That is every instant a stored task can have, so every cursor the server
+/// seals passes, and nothing PostgreSQL would refuse does. No narrower range (such as years
+/// 1–9999) is safe: rows written by other means than this API may hold any of these instants,
+/// and a cursor pointing at one must still continue the listing.
+fn storable_time(micros: i64) -> Option<DateTime<Utc>> {
+    if micros < EARLIEST_TIMESTAMPTZ_MICROS {
+        return None;
+    }
+    DateTime::from_timestamp_micros(micros)
+}
+
+/// What the `title` column can hold (its check constraint: 1 to [`MAX_TITLE_CHARS`]
+/// characters; PostgreSQL text: no NUL). Not the whole rule for new titles: a stored title may
+/// predate a rule (control characters, trimming) and its cursor must still work.
+fn is_storable_title(title: &str) -> bool {
+    !title.is_empty() && title.chars().count() <= MAX_TITLE_CHARS && !title.contains('\0')
 }
 
 /// Where the previous page ended.
@@ -166,13 +190,17 @@ impl ListQuery {
         let invalid =
             || ApiError::validation("cursor", "cursor is invalid or belongs to another query");
         let position = cursor::open(cursor, &self.context(user_id), key).ok_or_else(invalid)?;
+        // A signature proves who sealed a cursor, not that its position is one the database
+        // can compare with: a leaked key, or a sealing bug, would otherwise reach PostgreSQL
+        // with a value it refuses (a 500). So the position must be what the tasks table can
+        // hold, as any input must.
         match (self.sort, position.t, position.s) {
-            (SortKey::Title, None, Some(title)) => Ok(After::Title(title, position.i)),
-            (SortKey::CreatedAt | SortKey::UpdatedAt, Some(micros), None) => {
-                DateTime::from_timestamp_micros(micros)
-                    .map(|at| After::Time(at, position.i))
-                    .ok_or_else(invalid)
+            (SortKey::Title, None, Some(title)) if is_storable_title(&title) => {
+                Ok(After::Title(title, position.i))
             }
+            (SortKey::CreatedAt | SortKey::UpdatedAt, Some(micros), None) => storable_time(micros)
+                .map(|at| After::Time(at, position.i))
+                .ok_or_else(invalid),
             _ => Err(invalid()),
         }
     }
@@ -366,6 +394,75 @@ mod tests {
         ] {
             assert_eq!(field(parse(&with(params))), "cursor", "{params}");
         }
+    }
+
+    /// A cursor sealed with the right key for the right query, holding `position`: what a
+    /// client holding the key could forge, or a server bug could seal.
+    fn sealed(params: &str, position: &Position) -> String {
+        let query = parse(params).unwrap();
+        format!(
+            "{params}&cursor={}",
+            cursor::seal(position, &query.context("alice"), KEY)
+        )
+    }
+
+    #[test]
+    fn a_signed_cursor_whose_position_the_database_cannot_hold_is_refused() {
+        let i = Uuid::new_v4();
+        let time = |t: i64| Position {
+            t: Some(t),
+            s: None,
+            i,
+        };
+        let title = |s: &str| Position {
+            t: None,
+            s: Some(s.to_owned()),
+            i,
+        };
+        // Year -5000: inside chrono's range, before PostgreSQL's first instant; one microsecond
+        // before that first instant; i64's extremes.
+        let year_minus_5000 = chrono::NaiveDate::from_ymd_opt(-5000, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_micros();
+        for t in [
+            year_minus_5000,
+            EARLIEST_TIMESTAMPTZ_MICROS - 1,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            for params in ["sort=created_at", "sort=updated_at&order=asc"] {
+                assert_eq!(field(parse(&sealed(params, &time(t)))), "cursor", "{t}");
+            }
+        }
+        let too_long = "x".repeat(crate::tasks::MAX_TITLE_CHARS + 1);
+        for s in ["", "a\0b", "\0", too_long.as_str()] {
+            assert_eq!(
+                field(parse(&sealed("sort=title", &title(s)))),
+                "cursor",
+                "{s:?}"
+            );
+        }
+        // The edges of what the tasks table holds are accepted.
+        let earliest = parse(&sealed("", &time(EARLIEST_TIMESTAMPTZ_MICROS))).unwrap();
+        assert_eq!(
+            earliest.after,
+            Some(After::Time(
+                DateTime::from_timestamp_micros(EARLIEST_TIMESTAMPTZ_MICROS).unwrap(),
+                i
+            ))
+        );
+        assert!(parse(&sealed(
+            "",
+            &time(DateTime::<Utc>::MAX_UTC.timestamp_micros())
+        ))
+        .is_ok());
+        // `storable_time` leaves the upper bound to chrono because it lies below PostgreSQL's.
+        assert!(chrono::Datelike::year(&DateTime::<Utc>::MAX_UTC) < 294_276);
+        let longest = "\u{1}".repeat(crate::tasks::MAX_TITLE_CHARS);
+        assert!(parse(&sealed("sort=title", &title(&longest))).is_ok());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { describe, it } from "node:test";
-import { newUser } from "./harness.mjs";
+import { SECRET, newUser } from "./harness.mjs";
 import { expectError, suite } from "./context.mjs";
 
 // --- data ------------------------------------------------------------------------------------
@@ -154,6 +154,23 @@ async function allPages(user, params, { maxPages = 50 } = {}) {
     url = next;
   }
   return pages;
+}
+
+/** A cursor as the worker seals it (src/tasks/cursor.rs `seal`, bound by list_query.rs
+ *  `context`) with the test deployment's key, for `userId`'s list with `params`, holding the
+ *  JSON `payload`: what someone holding the key could forge. The MAC is HMAC-SHA256 over the
+ *  version, the context and the base64url payload, each prefixed by its byte length (u64 big
+ *  endian), truncated to 16 bytes. */
+function sealCursor(userId, { sort = "created_at", order = defaultOrder(sort), completed = "", q = "" }, payload) {
+  const encoded = Buffer.from(payload).toString("base64url");
+  const mac = crypto.createHmac("sha256", SECRET);
+  for (const part of ["task-api cursor v1", userId, sort, order, completed, q, encoded]) {
+    const bytes = Buffer.from(part);
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64BE(BigInt(bytes.length));
+    mac.update(length).update(bytes);
+  }
+  return `${encoded}.${mac.digest().subarray(0, 16).toString("base64url")}`;
 }
 
 // --- tests ------------------------------------------------------------------------------------
@@ -531,6 +548,44 @@ describe("keyset cursors", () => {
     }
     // The genuine one still works.
     assert.equal((await page(user, link.toString())).ids.length, 2);
+  });
+
+  it("refuses a correctly signed cursor whose position the database cannot hold with 400 cursor, never 500", async () => {
+    const { user, tasks } = await seeded();
+    const list = (params, cursor) => user.request("GET", `${user.tasksUrl}${queryString({ ...params, cursor })}`);
+    const id = crypto.randomUUID();
+    // Microseconds as JSON number text, in BigInt: they are beyond 2^53.
+    const micros = (year) => String(BigInt(Date.UTC(year, 0, 1)) * 1000n);
+    const time = (t) => `{"t":${t},"i":"${id}"}`;
+    const title = (s) => JSON.stringify({ s, i: id });
+    // PostgreSQL's earliest timestamptz, 4714-11-24 00:00:00 BC UTC.
+    const EARLIEST = -210_866_803_200_000_000n;
+    for (const [name, t] of [
+      ["year -5000", micros(-5000)],
+      ["one microsecond before PostgreSQL's first instant", String(EARLIEST - 1n)],
+      ["i64::MIN", "-9223372036854775808"],
+      ["i64::MAX", "9223372036854775807"],
+    ]) {
+      const error = await expectError(await list({}, sealCursor(user.id, {}, time(t))), 400, "validation_error");
+      assert.equal(error.field, "cursor", name);
+    }
+    for (const [name, s] of [["a NUL", "a\u0000b"], ["256 characters", "x".repeat(256)], ["nothing", ""]]) {
+      const error = await expectError(await list({ sort: "title" }, sealCursor(user.id, { sort: "title" }, title(s))), 400, "validation_error");
+      assert.equal(error.field, "cursor", `a title of ${name}`);
+    }
+    // The same sealing with positions the table can hold works, so the refusals above are about
+    // the positions, not the signature: the third-newest task's time, PostgreSQL's first
+    // instant (nothing is older) and a title (the tasks after it).
+    const byCreated = expectedIds(tasks, {});
+    const third = tasks.find((t) => t.id === byCreated[2]);
+    const at = String(BigInt(BASE_MS) * 1000n + BigInt(third.c));
+    const next = await page(user, `${user.tasksUrl}${queryString({ cursor: sealCursor(user.id, {}, `{"t":${at},"i":"${third.id}"}`) })}`);
+    assert.deepEqual(next.ids, byCreated.slice(3));
+    assert.deepEqual((await page(user, `${user.tasksUrl}?cursor=${sealCursor(user.id, {}, time(String(EARLIEST)))}`)).ids, []);
+    const byTitle = expectedIds(tasks, { sort: "title" });
+    const first = tasks.find((t) => t.id === byTitle[0]);
+    const afterFirst = sealCursor(user.id, { sort: "title" }, JSON.stringify({ s: first.title, i: first.id }));
+    assert.deepEqual((await page(user, `${user.tasksUrl}?sort=title&cursor=${afterFirst}`)).ids, byTitle.slice(1));
   });
 
   it("refuses another user's cursor, even for their own list", async () => {
