@@ -7,7 +7,9 @@
 #   JWT_SECRET            the HS256 secret (or BETTER_AUTH_SECRET); otherwise .dev.vars
 #   BETTER_AUTH_URL       a Better Auth server whose JWKS-signed tokens to accept (likewise
 #                         BETTER_AUTH_JWKS_URL, BETTER_AUTH_JWKS, JWT_ISSUER, JWT_AUDIENCE)
-#                         With none of these anywhere, a JWT_SECRET is generated into .dev.vars.
+#                         With none of these anywhere, a JWT_SECRET is generated into .dev.vars;
+#                         with a Better Auth URL but no secret, a CURSOR_SECRET.
+#   CURSOR_SECRET         signs paging cursors (defaults to the HS256 secret)
 #   PORT                  the API's port (8787); PGLITE_PORT the embedded database's (54329)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +38,13 @@ if [ -z "$secret" ] && ! grep -qE "^BETTER_AUTH_(URL|JWKS_URL|JWKS)='.+'" <<<"$a
   log "no JWT_SECRET, BETTER_AUTH_SECRET or BETTER_AUTH_URL in the environment or .dev.vars: generating a JWT_SECRET into .dev.vars"
   secret=$(node -e 'console.log(require("crypto").randomBytes(48).toString("base64url"))')
   printf 'JWT_SECRET=%s\n' "$secret" >> .dev.vars
+  chmod 600 .dev.vars
+  auth_env=$(node scripts/token.mjs --auth-env)
+fi
+# JWKS-only: the worker refuses to sign paging cursors without a secret (docs/auth.md).
+if [ -z "$secret" ] && ! grep -qE "^CURSOR_SECRET='.+'" <<<"$auth_env"; then
+  log "JWKS tokens without JWT_SECRET, BETTER_AUTH_SECRET or CURSOR_SECRET: generating a CURSOR_SECRET into .dev.vars"
+  printf 'CURSOR_SECRET=%s\n' "$(node -e 'console.log(require("crypto").randomBytes(48).toString("base64url"))')" >> .dev.vars
   chmod 600 .dev.vars
   auth_env=$(node scripts/token.mjs --auth-env)
 fi

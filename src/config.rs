@@ -9,7 +9,8 @@
 //! Neither, or any value that is set but unusable, fails closed: every `/api` request is a 500
 //! until the deployment is fixed (a half-working auth configuration is worse than none). So does
 //! a JWKS whose tokens would have no expected issuer or audience: without `BETTER_AUTH_URL`,
-//! `JWT_ISSUER` and `JWT_AUDIENCE` must each name a value or say [`CHECK_OFF`].
+//! `JWT_ISSUER` and `JWT_AUDIENCE` must each name a value or say [`CHECK_OFF`]; and so does a
+//! deployment with no secret to sign paging cursors with (JWKS-only without `CURSOR_SECRET`).
 
 use jwt_compact::alg::Hs256Key;
 use url::Url;
@@ -34,7 +35,7 @@ pub const AUDIENCE_VAR: &str = "JWT_AUDIENCE";
 /// empty value: an empty variable is what a template with a missing value leaves behind, and it
 /// must not silently disable a check, so it is refused.
 pub const CHECK_OFF: &str = "off";
-/// Signs list paging cursors; defaults to the HS256 secret.
+/// Signs list paging cursors; defaults to the HS256 secret, and is required without one.
 pub const CURSOR_SECRET_VAR: &str = "CURSOR_SECRET";
 /// The Hyperdrive binding in `wrangler.toml`.
 pub const HYPERDRIVE_BINDING: &str = "HYPERDRIVE";
@@ -43,7 +44,7 @@ pub const MIN_SECRET_BYTES: usize = 32;
 /// Better Auth serves its JWKS here, relative to its base URL.
 const JWKS_PATH: &str = "/api/auth/jwks";
 
-/// What the `/api` routes need to authenticate a request.
+/// What the `/api` routes need: how to authenticate a request, and the key of its cursors.
 pub struct Config {
     /// HMAC key for HS256 tokens: [`JWT_SECRET_VAR`], else [`SECRET_VAR`], when either is set.
     pub hs256_key: Option<Hs256Key>,
@@ -53,6 +54,10 @@ pub struct Config {
     pub jwks: Option<KeySource>,
     /// The claims JWKS tokens must carry: the variables, else Better Auth's origin.
     pub jwks_expect: Expect,
+    /// Signs list paging cursors: [`CURSOR_SECRET_VAR`], else [`JWT_SECRET_VAR`], else
+    /// [`SECRET_VAR`]. The MAC's input starts with a binary length prefix, so it never equals a
+    /// JWT's signing input under the same key.
+    pub cursor_key: Vec<u8>,
 }
 
 /// What one of the claim variables ([`ISSUER_VAR`], [`AUDIENCE_VAR`]) says.
@@ -125,14 +130,19 @@ impl Config {
             SECRET_VAR,
             "BETTER_AUTH_SECRET is shorter than 32 bytes; every /api request is refused until it is replaced",
         )?;
+        let cursor_secret = secret(
+            CURSOR_SECRET_VAR,
+            "CURSOR_SECRET is shorter than 32 bytes; every /api request is refused until it is replaced",
+        )?;
         if jwt_secret.is_some() && jwt_secret == better_auth_secret {
             return Err(
                 "JWT_SECRET equals BETTER_AUTH_SECRET, which defeats its purpose (give it a secret of its own); every /api request is refused until then",
             );
         }
         // The dedicated secret wins: with it set, Better Auth's own secret verifies nothing here.
-        let hs256_key = jwt_secret
-            .or(better_auth_secret)
+        let hs256_secret = jwt_secret.or(better_auth_secret);
+        let hs256_key = hs256_secret
+            .as_ref()
             .map(|secret| Hs256Key::new(secret.as_bytes()));
 
         let base = match get_set(URL_VAR) {
@@ -189,27 +199,22 @@ impl Config {
             audience: audience.resolve(None).flatten(),
         };
 
+        // Without a secret, the cursor key would be one anyone can read, and any user could
+        // forge cursors. Nothing else a JWKS-only
+        // deployment holds is secret to it: the database password is not the worker's to reuse
+        // and rotates under it. So the operator sets one.
+        let cursor_key = cursor_secret.or(hs256_secret).ok_or(
+            "no CURSOR_SECRET (nor JWT_SECRET or BETTER_AUTH_SECRET) is set, so paging cursors would be signed with a key anyone can read; set CURSOR_SECRET to 32 or more random bytes; every /api request is refused until then",
+        )?;
+
         Ok(Config {
             hs256_key,
             hs256_expect,
             jwks,
             jwks_expect,
+            cursor_key: cursor_key.into_bytes(),
         })
     }
-}
-
-/// The key that signs paging cursors: `CURSOR_SECRET`, else `JWT_SECRET`, else
-/// `BETTER_AUTH_SECRET`, else a fixed key. The MAC's input starts with a binary length prefix,
-/// so it never equals a JWT's signing input under the same key. Cursors only ever address the requesting user's own rows and are bound to that user, so
-/// the fixed key (JWKS-only deployments without `CURSOR_SECRET`) still refuses edited or
-/// transplanted cursors; a secret key also makes them unforgeable.
-pub fn cursor_key(get: impl Fn(&str) -> Option<String>) -> Vec<u8> {
-    [CURSOR_SECRET_VAR, JWT_SECRET_VAR, SECRET_VAR]
-        .iter()
-        // Blank is unset, as for the HS256 secrets themselves (`from_lookup`).
-        .find_map(|name| get(name).filter(|value| !value.trim().is_empty()))
-        .map(String::into_bytes)
-        .unwrap_or_else(|| b"task-api: unkeyed cursor integrity".to_vec())
 }
 
 fn http_url(raw: &str) -> Option<Url> {
@@ -223,6 +228,9 @@ mod tests {
     use super::*;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    /// What a deployment with keys but no HS256 secret needs beside them.
+    const CURSOR_SECRET: &str = "a-cursor-secret-of-32-bytes-or-more";
+    const CURSOR: (&str, &str) = (CURSOR_SECRET_VAR, CURSOR_SECRET);
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, &'static str> {
         Config::from_lookup(|name| {
@@ -256,7 +264,7 @@ mod tests {
 
     #[test]
     fn the_better_auth_url_gives_the_jwks_location_and_expected_origin() {
-        let config = config(&[(URL_VAR, "https://auth.example.com/")]).unwrap();
+        let config = config(&[(URL_VAR, "https://auth.example.com/"), CURSOR]).unwrap();
         assert!(config.hs256_key.is_none());
         assert_eq!(
             config.jwks,
@@ -273,7 +281,7 @@ mod tests {
             }
         );
         // A base URL with a path and a port: the JWKS sits under the path, iss is the origin.
-        let config = self::config(&[(URL_VAR, "http://127.0.0.1:3000/app")]).unwrap();
+        let config = self::config(&[(URL_VAR, "http://127.0.0.1:3000/app"), CURSOR]).unwrap();
         assert_eq!(
             config.jwks,
             Some(KeySource::Remote(
@@ -335,7 +343,7 @@ mod tests {
                 (Some(CHECK_OFF), Some(aud), Ok((None, Some(aud)))),
                 (Some(CHECK_OFF), Some(CHECK_OFF), Ok((None, None))),
             ] {
-                let mut vars = vec![keys];
+                let mut vars = vec![keys, CURSOR];
                 vars.extend(issuer.map(|value| (ISSUER_VAR, value)));
                 vars.extend(audience.map(|value| (AUDIENCE_VAR, value)));
                 // A secret beside the keys changes nothing: the JWKS half must be sound too.
@@ -369,15 +377,20 @@ mod tests {
         let base = (URL_VAR, "https://auth.example.com");
         let origin = Some("https://auth.example.com");
         for (vars, issuer, audience) in [
-            (vec![base], origin, origin),
-            (vec![base, (ISSUER_VAR, CHECK_OFF)], None, origin),
+            (vec![base, CURSOR], origin, origin),
+            (vec![base, CURSOR, (ISSUER_VAR, CHECK_OFF)], None, origin),
             (
-                vec![base, (AUDIENCE_VAR, "https://api.example.com")],
+                vec![base, CURSOR, (AUDIENCE_VAR, "https://api.example.com")],
                 origin,
                 Some("https://api.example.com"),
             ),
             (
-                vec![base, (ISSUER_VAR, CHECK_OFF), (AUDIENCE_VAR, CHECK_OFF)],
+                vec![
+                    base,
+                    CURSOR,
+                    (ISSUER_VAR, CHECK_OFF),
+                    (AUDIENCE_VAR, CHECK_OFF),
+                ],
                 None,
                 None,
             ),
@@ -491,26 +504,67 @@ mod tests {
 
     #[test]
     fn cursors_are_keyed_by_the_cursor_secret_then_jwt_secret_then_better_auths() {
-        let key = |vars: &[(&str, &str)]| {
-            cursor_key(|name| {
-                vars.iter()
-                    .find(|(key, _)| *key == name)
-                    .map(|(_, value)| (*value).to_owned())
-            })
-        };
-        let all = [
-            (CURSOR_SECRET_VAR, "c"),
-            (JWT_SECRET_VAR, "j"),
-            (SECRET_VAR, "b"),
-        ];
-        assert_eq!(key(&all), b"c");
-        assert_eq!(key(&all[1..]), b"j");
-        assert_eq!(key(&all[2..]), b"b");
+        let key = |vars: &[(&str, &str)]| config(vars).map(|config| config.cursor_key);
+        let all = [CURSOR, (JWT_SECRET_VAR, OTHER_SECRET), (SECRET_VAR, SECRET)];
+        assert_eq!(key(&all), Ok(CURSOR_SECRET.into()));
+        assert_eq!(key(&all[1..]), Ok(OTHER_SECRET.into()));
+        assert_eq!(key(&all[2..]), Ok(SECRET.into()));
         // A blank secret is unset here too, as it is for HS256: the key is the next one set.
-        assert_eq!(key(&[(JWT_SECRET_VAR, "  "), (SECRET_VAR, "b")]), b"b");
         assert_eq!(
-            key(&[(CURSOR_SECRET_VAR, "\t"), (JWT_SECRET_VAR, "j")]),
-            b"j"
+            key(&[(JWT_SECRET_VAR, "  "), (SECRET_VAR, SECRET)]),
+            Ok(SECRET.into())
+        );
+        assert_eq!(
+            key(&[(CURSOR_SECRET_VAR, "\t"), (JWT_SECRET_VAR, OTHER_SECRET)]),
+            Ok(OTHER_SECRET.into())
+        );
+        // JWKS-only: CURSOR_SECRET is the key.
+        assert_eq!(
+            key(&[(URL_VAR, "https://auth.example.com"), CURSOR]),
+            Ok(CURSOR_SECRET.into())
+        );
+    }
+
+    /// No key anyone can read: a JWKS-only deployment without CURSOR_SECRET (a blank one is
+    /// unset), or with a short one, is refused as a whole, like any unusable auth setting.
+    #[test]
+    fn without_a_cursor_secret_to_be_had_or_with_a_short_one_every_request_is_refused() {
+        let jwks_only = [
+            vec![(URL_VAR, "https://auth.example.com")],
+            vec![
+                (JWKS_VAR, r#"{"keys":[]}"#),
+                (ISSUER_VAR, CHECK_OFF),
+                (AUDIENCE_VAR, CHECK_OFF),
+            ],
+        ];
+        for base in &jwks_only {
+            for blank in [None, Some(""), Some("  ")] {
+                let mut vars = base.clone();
+                vars.extend(blank.map(|value| (CURSOR_SECRET_VAR, value)));
+                let err = config(&vars).err().unwrap();
+                assert!(
+                    err.starts_with("no CURSOR_SECRET (nor JWT_SECRET or BETTER_AUTH_SECRET)"),
+                    "{vars:?}: {err}"
+                );
+                assert!(err.contains("every /api request is refused"), "{err}");
+            }
+        }
+        let short = "x".repeat(MIN_SECRET_BYTES - 1);
+        for base in jwks_only.iter().chain([&vec![(SECRET_VAR, SECRET)]]) {
+            let mut vars = base.clone();
+            vars.push((CURSOR_SECRET_VAR, &short));
+            let err = config(&vars).err().unwrap();
+            assert!(
+                err.starts_with("CURSOR_SECRET is shorter than 32 bytes"),
+                "{vars:?}: {err}"
+            );
+        }
+        let exactly = "x".repeat(MIN_SECRET_BYTES);
+        let mut vars = jwks_only[0].clone();
+        vars.push((CURSOR_SECRET_VAR, &exactly));
+        assert_eq!(
+            config(&vars).map(|c| c.cursor_key),
+            Ok(exactly.into_bytes())
         );
     }
 

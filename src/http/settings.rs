@@ -7,16 +7,12 @@ use std::{cell::OnceCell, rc::Rc};
 use worker::Env;
 
 use super::cors::{self, CorsPolicy};
-use crate::{
-    config::{self, Config},
-    db::deadlines::Deadlines,
-};
+use crate::{config::Config, db::deadlines::Deadlines};
 
 /// The parsed environment. A setting that cannot be used keeps the reason, for the log.
 pub struct Settings {
     pub auth: Result<Config, &'static str>,
     pub cors: Result<Option<CorsPolicy>, String>,
-    pub cursor_key: Vec<u8>,
     pub db_deadlines: Result<Deadlines, &'static str>,
 }
 
@@ -32,7 +28,6 @@ pub fn get(env: &Env) -> Rc<Settings> {
             Rc::new(Settings {
                 auth: Config::from_lookup(get),
                 cors: CorsPolicy::parse(get(cors::ORIGINS_VAR).as_deref()),
-                cursor_key: config::cursor_key(get),
                 db_deadlines: Deadlines::from_lookup(get),
             })
         })

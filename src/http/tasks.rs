@@ -17,7 +17,13 @@ use crate::{
 pub async fn list(req: Request, ctx: Ctx) -> Result<Response, ApiError> {
     let who = gate::admit(&req, &ctx).await?;
     let url = req.url()?;
-    let key = &settings::get(&ctx.env).cursor_key;
+    let settings = settings::get(&ctx.env);
+    // The gate let the request through, so the configuration is usable.
+    let key = settings
+        .auth
+        .as_ref()
+        .map(|config| config.cursor_key.as_slice())
+        .map_err(|&cause| ApiError::Misconfigured(cause))?;
     let query = ListQuery::parse(url.query().unwrap_or(""), &who.user_id, key)?;
     let page = db::with_connection(&ctx.env, &ctx.data.db(&ctx.env), |client| {
         let (user_id, query) = (&who.user_id, &query);

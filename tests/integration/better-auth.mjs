@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { SECRET, forHyperdrive, freePort, newUser, startWorker } from "./harness.mjs";
+import { SECRET, forHyperdrive, freePort, newUser, sealCursor, startWorker } from "./harness.mjs";
 import { NO_HANG_MS, expectError, logLineOf, suite, timersIn } from "./context.mjs";
 import { startBetterAuth } from "../../scripts/better-auth.mjs";
 import { mintToken } from "../../scripts/token.mjs";
@@ -19,7 +19,12 @@ const UNAVAILABLE_LIMIT_MS = 2000;
 const COOLDOWN_MS = 5000;
 const MARGIN_MS = 300;
 
-const startJwksWorker = (bindings) => startWorker({ databaseUrl: forHyperdrive(suite.db.url), bindings });
+// Without an HS256 secret the worker needs CURSOR_SECRET; a binding of `undefined` leaves it out.
+const CURSOR_SECRET = crypto.randomBytes(32).toString("base64url");
+const startJwksWorker = (bindings) => startWorker({
+  databaseUrl: forHyperdrive(suite.db.url),
+  bindings: Object.fromEntries(Object.entries({ CURSOR_SECRET, ...bindings }).filter(([, value]) => value !== undefined)),
+});
 const decode = (token, part) => JSON.parse(Buffer.from(token.split(".")[part], "base64url").toString());
 const kidOf = (token) => decode(token, 0).kid;
 
@@ -209,6 +214,66 @@ describe("Better Auth JWKS: key rotation", () => {
     assert.equal(await listStatus(worker.url, tokenC, user.userId), 200);
     assert.equal(ba.jwksFetches() - fetchesBefore, 2, "the unknown kid caused one refetch");
     assert.equal(await listStatus(worker.url, tokenA, user.userId), 200, "the first key is still published");
+  });
+});
+
+describe("Better Auth JWKS only: the cursor key", () => {
+  let ba;
+  const workers = {};
+  before(async () => {
+    ba = await startBetterAuth();
+    const configs = {
+      without: { CURSOR_SECRET: undefined },
+      blank: { CURSOR_SECRET: " " },
+      short: { CURSOR_SECRET: "x".repeat(31) },
+      with: {},
+    };
+    await Promise.all(Object.entries(configs).map(async ([name, bindings]) => {
+      workers[name] = await startJwksWorker({ BETTER_AUTH_URL: ba.url, ...bindings });
+    }));
+  });
+  after(async () => {
+    await Promise.all(Object.values(workers).map((w) => w.dispose()));
+    await ba?.close();
+  });
+
+  it("fails closed without a CURSOR_SECRET of 32 bytes or more: no cursor is signed with a key anyone can read", async () => {
+    const user = await ba.newUser();
+    for (const [name, cause] of [
+      ["without", "no CURSOR_SECRET (nor JWT_SECRET or BETTER_AUTH_SECRET) is set"],
+      ["blank", "no CURSOR_SECRET (nor JWT_SECRET or BETTER_AUTH_SECRET) is set"],
+      ["short", "CURSOR_SECRET is shorter than 32 bytes"],
+    ]) {
+      for (const [method, path, body] of [
+        ["GET", `/api/${user.userId}/tasks`], ["POST", `/api/${user.userId}/tasks`, { title: "t" }],
+      ]) {
+        const response = await call(workers[name].url, user.token, method, path, body);
+        const line = await logLineOf(workers[name], response);
+        const error = await expectError(response, 500, "server_misconfigured");
+        assert.doesNotMatch(error.message, /CURSOR_SECRET/, `${name}: the client is told nothing of the configuration`);
+        assert.ok(line.cause.includes(cause), `${name} ${method}: ${line.cause}`);
+      }
+      assert.equal((await fetch(`${workers[name].url}/health`)).status, 200, `${name}: /health still answers`);
+    }
+  });
+
+  it("with CURSOR_SECRET, pages follow and their cursors are keyed by it", async () => {
+    const user = await ba.newUser();
+    const as = (method, path, body) => call(workers.with.url, user.token, method, path, body);
+    const tasks = `/api/${user.userId}/tasks`;
+    for (const title of ["one", "two"]) assert.equal((await as("POST", tasks, { title })).status, 201);
+    const first = await as("GET", `${tasks}?limit=1`);
+    assert.equal(first.status, 200);
+    const next = new URL((first.headers.get("link") ?? "").match(/^<([^>]+)>/)?.[1]);
+    const [newest] = await first.json();
+    const cursor = next.searchParams.get("cursor");
+    const payload = Buffer.from(cursor.split(".")[0], "base64url").toString();
+    assert.equal(sealCursor(user.userId, {}, payload, CURSOR_SECRET), cursor, "the tag is CURSOR_SECRET's");
+    const second = await as("GET", `${next.pathname}${next.search}`);
+    assert.equal(second.status, 200);
+    const rest = await second.json();
+    assert.equal(rest.length, 1);
+    assert.notEqual(rest[0].id, newest.id);
   });
 });
 

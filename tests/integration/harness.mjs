@@ -26,6 +26,24 @@ const run = promisify(execFile);
 
 export const SECRET = crypto.randomBytes(32).toString("base64url");
 
+/** A cursor as the worker seals it (src/tasks/cursor.rs `seal`, bound by list_query.rs
+ *  `context`) with `key` (the worker's cursor key; by default the test deployment's), for
+ *  `userId`'s list with `params`, holding the JSON `payload`: what someone holding the key could
+ *  forge. The MAC is HMAC-SHA256 over the version, the context and the base64url payload, each
+ *  prefixed by its byte length (u64 big endian), truncated to 16 bytes. */
+export function sealCursor(userId, params, payload, key = SECRET) {
+  const { sort = "created_at", order = sort === "title" ? "asc" : "desc", completed = "", q = "" } = params;
+  const encoded = Buffer.from(payload).toString("base64url");
+  const mac = crypto.createHmac("sha256", key);
+  for (const part of ["task-api cursor v1", userId, sort, order, completed, q, encoded]) {
+    const bytes = Buffer.from(part);
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64BE(BigInt(bytes.length));
+    mac.update(length).update(bytes);
+  }
+  return `${encoded}.${mac.digest().subarray(0, 16).toString("base64url")}`;
+}
+
 /** Applies migrations/ with dbmate, the same tool and files as `make dev` and production. */
 export async function migrate(databaseUrl) {
   await run(path.join(root, "node_modules/.bin/dbmate"), [

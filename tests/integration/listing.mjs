@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { describe, it } from "node:test";
-import { SECRET, newUser } from "./harness.mjs";
+import { newUser, sealCursor } from "./harness.mjs";
 import { expectError, suite } from "./context.mjs";
 
 // --- data ------------------------------------------------------------------------------------
@@ -154,23 +154,6 @@ async function allPages(user, params, { maxPages = 50 } = {}) {
     url = next;
   }
   return pages;
-}
-
-/** A cursor as the worker seals it (src/tasks/cursor.rs `seal`, bound by list_query.rs
- *  `context`) with the test deployment's key, for `userId`'s list with `params`, holding the
- *  JSON `payload`: what someone holding the key could forge. The MAC is HMAC-SHA256 over the
- *  version, the context and the base64url payload, each prefixed by its byte length (u64 big
- *  endian), truncated to 16 bytes. */
-function sealCursor(userId, { sort = "created_at", order = defaultOrder(sort), completed = "", q = "" }, payload) {
-  const encoded = Buffer.from(payload).toString("base64url");
-  const mac = crypto.createHmac("sha256", SECRET);
-  for (const part of ["task-api cursor v1", userId, sort, order, completed, q, encoded]) {
-    const bytes = Buffer.from(part);
-    const length = Buffer.alloc(8);
-    length.writeBigUInt64BE(BigInt(bytes.length));
-    mac.update(length).update(bytes);
-  }
-  return `${encoded}.${mac.digest().subarray(0, 16).toString("base64url")}`;
 }
 
 // --- tests ------------------------------------------------------------------------------------
