@@ -55,6 +55,9 @@ const TITLE_PATTERN: &str = concat!(
     r"[^\x00-\x20\x7F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]",
     r"[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
 );
+/// A description: no ASCII control character but tab, line feed and carriage return (the
+/// title's rule, without the trimming).
+const DESCRIPTION_PATTERN: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$";
 /// No NUL anywhere (PostgreSQL cannot store it).
 const NO_NUL_PATTERN: &str = r"^[^\x00]*$";
 const USER_ID_PATTERN: &str = r"^[A-Za-z0-9._:@-]{1,128}$";
@@ -338,8 +341,8 @@ fn input_schema(create: bool) -> Value {
             "description": "Stored with leading and trailing whitespace (spaces, tabs, line breaks, Unicode spaces) trimmed; tab, line feed and carriage return inside are kept, other control characters refused."
         },
         "description": {
-            "type": ["string", "null"], "maxLength": MAX_DESCRIPTION_CHARS, "pattern": NO_NUL_PATTERN,
-            "description": "`null` clears it."
+            "type": ["string", "null"], "maxLength": MAX_DESCRIPTION_CHARS, "pattern": DESCRIPTION_PATTERN,
+            "description": "Stored verbatim; tab, line feed and carriage return are allowed, other control characters refused. `null` clears it."
         },
         "completed": { "type": "boolean" }
     }));

@@ -169,6 +169,25 @@ fn the_title_pattern_matches_the_parser() {
 }
 
 #[test]
+fn the_description_pattern_matches_the_parser() {
+    // As for titles: the pattern and the parser judge the same samples alike.
+    let pattern = regex::Regex::new(DESCRIPTION_PATTERN).unwrap();
+    let samples = (0u32..0x3100)
+        .chain([0xfeff, 0x1f600])
+        .filter_map(char::from_u32)
+        .flat_map(|c| [format!("{c}"), format!("a{c}b"), format!("{c}{c}")]);
+    for description in samples.chain(["".into(), "  ".into(), "a\r\nb".into()]) {
+        let body = json!({ "title": "t", "description": description }).to_string();
+        let parsed = crate::tasks::NewTask::parse(body.as_bytes());
+        assert_eq!(
+            pattern.is_match(&description),
+            parsed.is_ok(),
+            "{description:?}"
+        );
+    }
+}
+
+#[test]
 fn the_readme_endpoint_table_lists_each_operations_documented_errors() {
     // The README's table is written by hand; this holds it to the route table (500 is said
     // once for every /api route in the text below the table).

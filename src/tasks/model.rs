@@ -214,12 +214,17 @@ fn title(value: &Value) -> Result<String, ApiError> {
     Ok(trimmed.to_owned())
 }
 
-/// The ASCII control characters a title may not hold: all but tab, line feed and carriage
-/// return, which a textarea or a paste brings along.
+/// The ASCII control characters a title or a description may not hold: all but tab, line feed
+/// and carriage return, which a textarea or a paste brings along. NUL is among them (PostgreSQL
+/// text cannot hold it); so is every character JSON must escape as `\u00XX`, six bytes on the
+/// wire for one stored, which is why descriptions follow the title's rule. C1 controls
+/// (U+0080–U+009F) are allowed in both, as printable text's neighbours in Unicode.
 fn is_refused_control(c: char) -> bool {
     c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r')
 }
 
+/// A description is `null` or up to 10,000 characters, stored verbatim (not trimmed), under the
+/// title's rule for control characters ([`is_refused_control`]).
 fn description(value: &Value) -> Result<Option<String>, ApiError> {
     match value {
         Value::Null => Ok(None),
@@ -230,7 +235,12 @@ fn description(value: &Value) -> Result<Option<String>, ApiError> {
                     format!("description must be at most {MAX_DESCRIPTION_CHARS} characters"),
                 ));
             }
-            no_nul("description", text)?;
+            if text.chars().any(is_refused_control) {
+                return Err(ApiError::validation(
+                    "description",
+                    "description must not contain control characters other than tab, line feed and carriage return",
+                ));
+            }
             Ok(Some(text.clone()))
         }
         _ => Err(ApiError::validation(
@@ -244,17 +254,6 @@ fn completed(value: &Value) -> Result<bool, ApiError> {
     value
         .as_bool()
         .ok_or_else(|| ApiError::validation("completed", "completed must be a boolean"))
-}
-
-/// PostgreSQL text cannot hold U+0000; refuse it here rather than fail in the database.
-fn no_nul(field: &'static str, text: &str) -> Result<(), ApiError> {
-    if text.contains('\0') {
-        return Err(ApiError::validation(
-            field,
-            format!("{field} must not contain NUL characters"),
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

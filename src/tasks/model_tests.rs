@@ -124,6 +124,32 @@ fn description_is_an_optional_string_of_at_most_10000_characters() {
 }
 
 #[test]
+fn descriptions_follow_the_titles_rule_for_control_characters() {
+    // Every C0 control but tab, line feed and carriage return, and DEL: each one costs six
+    // bytes in a JSON response (`\u0001`), and NUL cannot be stored at all.
+    let refused = ('\0'..='\u{1f}')
+        .chain(['\u{7f}'])
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'));
+    for c in refused {
+        for bad in [
+            format!("{c}"),
+            format!("a{c}b"),
+            c.to_string().repeat(10_000),
+        ] {
+            let create = NewTask::parse(&body(json!({ "title": "t", "description": bad })));
+            assert_eq!(field_of(create), "description", "{c:?}");
+            let put = TaskChanges::parse(&body(json!({ "description": bad })));
+            assert_eq!(field_of(put), "description", "PUT {c:?}");
+        }
+    }
+    // Kept verbatim, not trimmed: the three a textarea brings, C1 controls, Unicode spaces.
+    for kept in ["\tline1\r\nline2\n", "a\u{85}b\u{9f}", "\u{a0}\u{2028} x "] {
+        let parsed = NewTask::parse(&body(json!({ "title": "t", "description": kept }))).unwrap();
+        assert_eq!(parsed.description.as_deref(), Some(kept));
+    }
+}
+
+#[test]
 fn completed_must_be_a_boolean() {
     for bad in [json!("true"), json!(1), json!(null)] {
         let result = NewTask::parse(&body(json!({ "title": "t", "completed": bad })));

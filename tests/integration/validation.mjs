@@ -24,6 +24,11 @@ describe("create validation", () => {
     ["a title of Unicode spaces only", { title: "\u00a0\u2003\u3000\u2028" }, "title"],
     ["a numeric description", { title: "t", description: 5 }, "description"],
     ["a 10001-character description", { title: "t", description: "d".repeat(10_001) }, "description"],
+    ["a description with U+0001", { title: "t", description: "a\u0001b" }, "description"],
+    ["a description of 10,000 × U+0001 (60 KB in JSON)", { title: "t", description: "\u0001".repeat(10_000) }, "description"],
+    ["a description with ESC", { title: "t", description: "\u001b[31mred" }, "description"],
+    ["a description with DEL", { title: "t", description: "a\u007f" }, "description"],
+    ["a description with NUL", { title: "t", description: "a\u0000b" }, "description"],
     ["a string completed", { title: "t", completed: "true" }, "completed"],
     ["a null completed", { title: "t", completed: null }, "completed"],
     ["an unknown field", { title: "t", priority: "high" }, "priority"],
@@ -71,6 +76,17 @@ describe("create validation", () => {
       const put = await user.request("PUT", `${user.tasksUrl}/${created.id}`, { body: { title: `${sent}\t` } });
       assert.equal((await put.json()).title, stored, `PUT: ${JSON.stringify(sent)}`);
     }
+  });
+
+  it("stores a description's tab and line breaks, and its leading and trailing spaces, verbatim", async () => {
+    const user = newUser(suite.base);
+    const description = "\tline1\r\nline2\n  ";
+    const created = await user.create({ title: "t", description });
+    assert.equal(created.description, description);
+    const fetched = await (await user.request("GET", `${user.tasksUrl}/${created.id}`)).json();
+    assert.equal(fetched.description, description);
+    const put = await user.request("PUT", `${user.tasksUrl}/${created.id}`, { body: { description: `\r${description}` } });
+    assert.equal((await put.json()).description, `\r${description}`);
   });
 
   it("accepts the boundaries: 255 characters of title, 10000 of description, a null description", async () => {
@@ -123,6 +139,8 @@ describe("update validation", () => {
       [{ title: "" }, "title"], [{ title: "   " }, "title"], [{ title: "x".repeat(256) }, "title"],
       [{ title: null }, "title"], [{ description: 1 }, "description"], [{ completed: 0 }, "completed"],
       [{ title: "ok", colour: "red" }, "colour"],
+      [{ description: "\u0001" }, "description"], [{ description: "a\u001fb" }, "description"],
+      [{ title: "ok", description: "ding\u0007" }, "description"],
     ]) {
       const error = await expectError(await user.request("PUT", url, { body }), 400, "validation_error");
       assert.equal(error.field, field, JSON.stringify(body));
