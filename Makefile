@@ -6,13 +6,14 @@ TOOLS := source scripts/env.sh
 
 .PHONY: help dev token test soak bench setup setup-test build fmt docs lint unit integration conformance \
 	config-check lock-check migrations-lint workflows-lint rollout-check deploy-check lean-check deploy rollback migrate \
-	clean
+	clean client-check browser
 
 help:
 	@echo "make dev                  serve the API on 127.0.0.1:\$${PORT:-8787} (embedded PostgreSQL unless DATABASE_URL is set)"
 	@echo "make token USER_ID=<id>   mint a dev token (EMAIL=, EMAIL_VERIFIED=1, TTL= seconds optional)"
 	@echo "make test                 fmt, docs links, config, lock file, migration and workflow lints, clippy (host + wasm32),"
-	@echo "                          unit tests, deploy dry runs, the no-Python build/dev check, integration tests, schemathesis"
+	@echo "                          unit tests, deploy dry runs, the no-Python build/dev check, integration tests,"
+	@echo "                          the TypeScript client's checks, the browser suite (Chromium), schemathesis"
 	@echo "make deploy ENV=staging   wrangler deploy --env staging (or ENV=production): docs/operations.md"
 	@echo "make rollback ENV=…       wrangler rollback --env …: all traffic to the version before (VERSION= another)"
 	@echo "make migrate              apply migrations/ to DATABASE_URL (Neon: its direct connection string)"
@@ -28,7 +29,7 @@ token:
 # Cheap checks first; the test tools (setup-test) before the build tools, so that a fresh clone
 # runs `npm ci` once, with the devDependencies.
 test: setup-test fmt docs config-check lock-check migrations-lint workflows-lint lint unit build deploy-check \
-	rollout-check lean-check integration conformance
+	rollout-check lean-check integration client-check browser conformance
 	@echo "make test: all checks passed"
 
 # What building, `make dev` and deploying need (no Python, no test packages).
@@ -79,6 +80,17 @@ bench: setup-test build
 
 integration: setup-test build
 	@$(TOOLS); node --test --test-reporter=spec tests/integration/main.test.mjs
+
+# clients/typescript: its src/schema.d.ts is what openapi-typescript makes of the built worker's
+# /openapi.json (else: stale, regenerate and commit), and the client type-checks with tsc.
+client-check: setup-test build
+	@$(TOOLS); node clients/typescript/scripts/generate-schema.mjs --check
+	@$(TOOLS); tsc -p clients/typescript --noEmit && echo "tsc: clients/typescript type-checks"
+
+# Headless Chromium (tests/browser/): a front end on another origin through Better Auth's client
+# and clients/typescript; /docs rendered, with screenshots in tests/browser/artifacts/.
+browser: setup-test build
+	@$(TOOLS); node --test --test-reporter=spec --test-concurrency=1 tests/browser/main.test.mjs
 
 # schemathesis against /openapi.json: every check, positive and negative data, all phases.
 conformance: setup-test build

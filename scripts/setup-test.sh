@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what only the tests use, on top of scripts/setup.sh's build tools: the npm
-# devDependencies (Miniflare, pg, Better Auth, playwright-core, squawk), and two PyPI tools, each
+# devDependencies (Miniflare, pg, Better Auth, playwright-core, squawk, openapi-typescript,
+# openapi-fetch, TypeScript), Debian's chromium for the browser suite, and two PyPI tools, each
 # in its own virtualenv under $TOOLS_DIR: schemathesis (`make conformance`) and zizmor
 # (`make workflows-lint`). This is the only script that needs Python (3 with venv); `make dev`,
 # the build and `wrangler deploy` never run it. Idempotent, like setup.sh.
@@ -28,3 +29,14 @@ pypi_tool() {
 }
 pypi_tool schemathesis "$SCHEMATHESIS_VERSION"
 pypi_tool zizmor "$ZIZMOR_VERSION"
+
+# Debian's Chromium for the browser suite (tests/browser/, driven by playwright-core), when the
+# machine has none; playwright's own browser download is never used. CHROMIUM names another.
+if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  command -v apt-get >/dev/null || { log "the browser suite needs Chromium (/usr/bin/chromium or CHROMIUM=)"; exit 1; }
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  log "installing Debian's chromium (apt-get) for tests/browser/"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi

@@ -1,107 +1,108 @@
-// The /docs page in a real browser: headless Chromium (playwright-core, with a system Chromium)
-// opens the built worker's /docs, and the check fails unless Scalar renders the document under the
-// page's Content-Security-Policy with no violation, no script error, and no request to any origin
-// but the worker's. It then uses the page's request client the way a user would: pastes a token
-// into it, lists that user's tasks, and expects the task shown, still without leaving the origin.
-//
-//   bash scripts/build.sh && source scripts/env.sh && node tests/browser/docs.mjs
-//
-// CHROMIUM (default /usr/bin/chromium; Debian: `apt-get install chromium`) picks the browser,
-// SCREENSHOT (default docs.png in the system's temporary folder) where the screenshot goes.
-// Not part of `make test`: a clean machine has no Chromium (tests/integration/docs.mjs runs the
-// static checks there).
+// /docs in a real browser: Chromium opens the built worker's /docs with every request to another
+// origin blocked (and recorded), and the suite fails unless Scalar renders the document under
+// the page's Content-Security-Policy with no violation, no script error and no request elsewhere.
+// It asserts on the rendered text (innerText: what a person can read, not the HTML), saves
+// screenshots to tests/browser/artifacts/ (docs.png, docs-client.png), then uses the page's
+// request client as a user would: pastes a token, lists that user's tasks, sees the task.
 import assert from "node:assert/strict";
-import os from "node:os";
 import path from "node:path";
-import { chromium } from "playwright-core";
-import { forHyperdrive, newUser, startDatabase, startWorker } from "../integration/harness.mjs";
+import { after, before, describe, it } from "node:test";
+import { forHyperdrive, newUser, startWorker } from "../integration/harness.mjs";
+import { ARTIFACTS, suite, watch } from "./context.mjs";
 
-const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const screenshot = process.env.SCREENSHOT ?? path.join(os.tmpdir(), "docs.png");
-
-const db = await startDatabase();
-const worker = await startWorker({ databaseUrl: forHyperdrive(db.url) });
-const origin = new URL(worker.url).origin;
-const user = newUser(worker.url);
+export const SCREENSHOT = path.join(ARTIFACTS, "docs.png");
+const CLIENT_SCREENSHOT = path.join(ARTIFACTS, "docs-client.png");
 const TITLE = "listed through the docs page";
-await user.create({ title: TITLE });
-const browser = await chromium.launch({ executablePath });
-const failures = [];
-const sameOrigin = [];
-const elsewhere = [];
-const violations = [];
-const errors = [];
-try {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-  const page = await context.newPage();
-  // Every request the page makes, whatever asks for it (script, style, font, image, fetch,
-  // prefetch); one to another origin is recorded and never sent.
-  await context.route("**/*", (route) => {
-    const url = route.request().url();
-    if (url.startsWith("data:") || url.startsWith("blob:") || new URL(url).origin === origin) {
-      sameOrigin.push(`${route.request().method()} ${new URL(url).pathname}`);
-      return route.continue();
-    }
-    elsewhere.push(url);
-    return route.abort("blockedbyclient");
-  });
-  await page.exposeFunction("reportViolation", (v) => violations.push(v));
-  await page.addInitScript(() => {
-    document.addEventListener("securitypolicyviolation", (e) => {
-      window.reportViolation(`${e.effectiveDirective}: ${e.blockedURI || "inline"} (${e.sourceFile}:${e.lineNumber}) ${e.sample}`);
+
+describe("/docs in Chromium", () => {
+  let worker, origin, openapi, context, page, problems;
+  const sameOrigin = [];
+  const elsewhere = [];
+  const violations = [];
+
+  before(async () => {
+    worker = await startWorker({ databaseUrl: forHyperdrive(suite.db.url) });
+    origin = new URL(worker.url).origin;
+    openapi = await (await fetch(`${origin}/openapi.json`)).json();
+    context = await suite.browser.newContext({ viewport: { width: 1400, height: 900 } });
+    // Every request the page makes, whatever asks for it (script, style, font, image, fetch,
+    // prefetch); one to another origin is recorded and never sent.
+    await context.route("**/*", (route) => {
+      const url = route.request().url();
+      if (url.startsWith("data:") || url.startsWith("blob:") || new URL(url).origin === origin) {
+        sameOrigin.push(`${route.request().method()} ${new URL(url).pathname}`);
+        return route.continue();
+      }
+      elsewhere.push(url);
+      return route.abort("blockedbyclient");
+    });
+    page = await context.newPage();
+    await page.exposeFunction("reportViolation", (v) => violations.push(v));
+    await page.addInitScript(() => {
+      document.addEventListener("securitypolicyviolation", (e) => {
+        window.reportViolation(`${e.effectiveDirective}: ${e.blockedURI || "inline"} (${e.sourceFile}:${e.lineNumber}) ${e.sample}`);
+      });
+    });
+    problems = watch(page);
+    page.on("console", (msg) => {
+      if (msg.type() !== "error" && /Content Security Policy/i.test(msg.text())) problems.push(`console.${msg.type()}: ${msg.text()}`);
+    });
+    page.on("requestfailed", (request) => {
+      if (!elsewhere.includes(request.url())) problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`);
     });
   });
-  page.on("pageerror", (err) => errors.push(`pageerror: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" || /Content Security Policy/i.test(msg.text())) errors.push(`console.${msg.type()}: ${msg.text()}`);
-  });
-  page.on("requestfailed", (request) => {
-    if (!elsewhere.includes(request.url())) errors.push(`request failed: ${request.url()} ${request.failure()?.errorText}`);
+
+  after(async () => {
+    await context?.close();
+    await worker?.dispose();
   });
 
-  const response = await page.goto(`${origin}/docs`, { waitUntil: "load" });
-  assert.equal(response.status(), 200);
-  assert.match(response.headers()["content-security-policy"] ?? "", /script-src 'self'/);
-  // Rendered: the document's title and an operation's summary, from /openapi.json.
-  await page.getByRole("heading", { name: "Task API" }).first().waitFor({ timeout: 30_000 });
-  await page.getByText("List the user's tasks").first().waitFor({ timeout: 30_000 });
-  await page.waitForLoadState("networkidle");
-  await page.screenshot({ path: screenshot, fullPage: false });
-  const loaded = [...sameOrigin];
+  it("renders the document's title and every operation, as text a person reads", async () => {
+    const response = await page.goto(`${origin}/docs`, { waitUntil: "load" });
+    assert.equal(response.status(), 200);
+    assert.match(response.headers()["content-security-policy"] ?? "", /script-src 'self'/);
+    await page.getByRole("heading", { name: openapi.info.title }).first().waitFor({ timeout: 30_000 });
+    await page.getByText("List the user's tasks").first().waitFor({ timeout: 30_000 });
+    await page.waitForLoadState("networkidle");
+    await page.screenshot({ path: SCREENSHOT });
+    const text = await page.locator("body").innerText();
+    assert.ok(text.includes(openapi.info.title), `the title ${openapi.info.title}`);
+    assert.ok(text.includes(openapi.info.version), `the version ${openapi.info.version}`);
+    // Every operation's summary, from the worker's own document (its route table).
+    const summaries = Object.values(openapi.paths).flatMap((item) =>
+      Object.entries(item).filter(([method]) => method !== "parameters").map(([, operation]) => operation.summary));
+    assert.ok(summaries.length >= 9, `operations in the document: ${summaries.length}`);
+    const missing = summaries.filter((summary) => !text.includes(summary));
+    assert.deepEqual(missing, [], "every operation's summary is rendered");
+    assert.ok(sameOrigin.some((request) => request.startsWith("GET /openapi.json")), `the page read /openapi.json: ${sameOrigin}`);
+  });
 
-  // The request client, as a user would use it: paste a token, name the user, send.
-  await page.getByRole("button", { name: "Test Request (get /api/{user_id}/tasks)" }).click();
-  const client = page.getByRole("dialog");
-  const tokenField = client.locator('input[placeholder="Token"]');
-  await tokenField.fill(user.token);
-  await tokenField.press("Enter"); // the field sits in a <form>: submitting it must go nowhere
-  await client.locator('tr#user_id [contenteditable][data-placeholder="Value"]').fill(user.id);
-  const answered = page.waitForResponse((r) => new URL(r.url()).pathname === `/api/${user.id}/tasks`, { timeout: 30_000 });
-  await client.getByRole("button", { name: /^Send get request/ }).click();
-  const listed = await answered;
-  assert.equal(listed.status(), 200, "the client's GET /api/{user_id}/tasks");
-  assert.equal(new URL(listed.url()).origin, origin, "the client called the page's own origin");
-  assert.equal(await listed.request().headerValue("authorization"), `Bearer ${user.token}`);
-  await client.getByText(TITLE).first().waitFor({ timeout: 30_000 });
-  await page.waitForLoadState("networkidle");
-  await page.screenshot({ path: screenshot.replace(/(\.png)?$/, "-client.png") });
+  it("lists a user's tasks through the page's request client, on its own origin", async () => {
+    const user = newUser(worker.url);
+    await user.create({ title: TITLE });
+    const loaded = sameOrigin.length;
+    await page.getByRole("button", { name: "Test Request (get /api/{user_id}/tasks)" }).click();
+    const client = page.getByRole("dialog");
+    const tokenField = client.locator('input[placeholder="Token"]');
+    await tokenField.fill(user.token);
+    await tokenField.press("Enter"); // the field sits in a <form>: submitting it must go nowhere
+    await client.locator('tr#user_id [contenteditable][data-placeholder="Value"]').fill(user.id);
+    const answered = page.waitForResponse((r) => new URL(r.url()).pathname === `/api/${user.id}/tasks`, { timeout: 30_000 });
+    await client.getByRole("button", { name: /^Send get request/ }).click();
+    const listed = await answered;
+    assert.equal(listed.status(), 200, "the client's GET /api/{user_id}/tasks");
+    assert.equal(new URL(listed.url()).origin, origin, "the client called the page's own origin");
+    assert.equal(await listed.request().headerValue("authorization"), `Bearer ${user.token}`);
+    await client.getByText(TITLE).first().waitFor({ timeout: 30_000 });
+    await page.waitForLoadState("networkidle");
+    await page.screenshot({ path: CLIENT_SCREENSHOT });
+    assert.ok((await client.innerText()).includes(TITLE), "the task is shown in the client's response");
+    assert.ok(sameOrigin.slice(loaded).some((request) => request === `GET /api/${user.id}/tasks`));
+  });
 
-  console.log(`requests to ${origin}, page load:\n  ${loaded.join("\n  ")}`);
-  console.log(`requests to ${origin}, request client:\n  ${sameOrigin.slice(loaded.length).join("\n  ")}`);
-  console.log(`screenshots: ${screenshot}, ${screenshot.replace(/(\.png)?$/, "-client.png")}`);
-} catch (err) {
-  failures.push(err.stack ?? String(err));
-} finally {
-  await browser.close();
-  await worker.dispose();
-  await db.stop();
-}
-console.log(`requests to other origins: ${elsewhere.length}`);
-for (const url of elsewhere) failures.push(`request to another origin: ${url}`);
-for (const v of violations) failures.push(`CSP violation: ${v}`);
-failures.push(...errors);
-if (failures.length > 0) {
-  console.error(`FAIL /docs in Chromium:\n  ${failures.join("\n  ")}`);
-  process.exit(1);
-}
-console.log("PASS /docs in Chromium: rendered, no CSP violation, no script error, no request to another origin");
+  it("made no request to another origin, met no CSP violation and no script error", () => {
+    assert.deepEqual(elsewhere, [], "requests to other origins");
+    assert.deepEqual(violations, [], "CSP violations");
+    assert.deepEqual(problems, [], "script errors");
+  });
+});
