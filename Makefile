@@ -85,7 +85,7 @@ integration: setup-test build
 # /openapi.json (else: stale, regenerate and commit), and the client type-checks with tsc.
 client-check: setup-test build
 	@$(TOOLS); node clients/typescript/scripts/generate-schema.mjs --check
-	@$(TOOLS); tsc -p clients/typescript --noEmit && echo "tsc: clients/typescript type-checks"
+	@$(TOOLS); clients/typescript/node_modules/.bin/tsc -p clients/typescript --noEmit && echo "tsc: clients/typescript type-checks"
 
 # Headless Chromium (tests/browser/): a front end on another origin through Better Auth's client
 # and clients/typescript; /docs rendered, with screenshots in tests/browser/artifacts/.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what only the tests use, on top of scripts/setup.sh's build tools: the npm
-# devDependencies (Miniflare, pg, Better Auth, playwright-core, squawk, openapi-typescript,
-# openapi-fetch, TypeScript), Debian's chromium for the browser suite, and two PyPI tools, each
+# devDependencies (Miniflare, pg, Better Auth, playwright-core, squawk), the TypeScript client's
+# own packages (clients/typescript: openapi-fetch, openapi-typescript, TypeScript), Debian's
+# chromium for the browser suite, and two PyPI tools, each
 # in its own virtualenv under $TOOLS_DIR: schemathesis (`make conformance`) and zizmor
 # (`make workflows-lint`). This is the only script that needs Python (3 with venv); `make dev`,
 # the build and `wrangler deploy` never run it. Idempotent, like setup.sh.
@@ -39,4 +40,15 @@ if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
   log "installing Debian's chromium (apt-get) for tests/browser/"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+
+# clients/typescript's packages, from its own lock file into its own node_modules: in the root's,
+# TypeScript would also be an optional peer of a build package (vue, under @scalar/api-reference),
+# so `npm ci --omit=dev` would install it for `make dev` and deploys too. The stamp records the
+# lock file's hash, as scripts/setup.sh does.
+client_lock_hash=$(node -e 'const c=require("crypto");process.stdout.write(c.createHash("sha256").update(require("fs").readFileSync("clients/typescript/package-lock.json")).digest("hex"))')
+if [ "$(cat clients/typescript/node_modules/.setup-stamp 2>/dev/null || true)" != "$client_lock_hash" ]; then
+  log "installing clients/typescript's npm packages (npm ci)"
+  npm ci --prefix clients/typescript --no-audit --no-fund --loglevel=error
+  echo "$client_lock_hash" > clients/typescript/node_modules/.setup-stamp
 fi
