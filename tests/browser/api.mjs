@@ -179,6 +179,10 @@ describe("a front end on another origin, in Chromium", () => {
     const fetched = api.requests((r) => r.method === "GET" && r.path === `/api/${user.id}/tasks` && r.url.includes("cursor="))
       .map((r) => `${api.origin}${r.url}`);
     assert.deepEqual(fetched, [...nexts, ...nexts]);
+    // The preflight cache is per URL: each new cursor URL cost one preflight, its second fetch none.
+    const preflighted = api.requests((r) => r.method === "OPTIONS" && r.path === `/api/${user.id}/tasks` && r.url.includes("cursor="))
+      .map((r) => `${api.origin}${r.url}`);
+    assert.deepEqual(preflighted, nexts);
   });
 
   it("ETag and If-Match from the page: 304 on If-None-Match, 412 with the current ETag, and no change", async () => {
