@@ -86,6 +86,7 @@ integration: setup-test build
 client-check: setup-test build
 	@$(TOOLS); node clients/typescript/scripts/generate-schema.mjs --check
 	@$(TOOLS); clients/typescript/node_modules/.bin/tsc -p clients/typescript --noEmit && echo "tsc: clients/typescript type-checks"
+	@$(TOOLS); node --test --test-reporter=dot clients/typescript/test/token.test.mjs && echo "clients/typescript: token handling tests pass"
 
 # Headless Chromium (tests/browser/): a front end on another origin through Better Auth's client
 # and clients/typescript; /docs rendered, with screenshots in tests/browser/artifacts/.

@@ -39,7 +39,7 @@ if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
   [ "$(id -u)" = 0 ] || sudo=sudo
   log "installing Debian's chromium (apt-get) for tests/browser/"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
 # clients/typescript's packages, from its own lock file into its own node_modules: in the root's,

@@ -22,3 +22,15 @@ export function watch(page, { ignore = () => false } = {}) {
   });
   return problems;
 }
+
+/**
+ * Waits for every start-up step, even when one fails, then throws the first failure: each step
+ * stores what it started as soon as it has it (`.then((x) => (holder = x))`), so the `after`
+ * hooks stop everything that did start (a bare `Promise.all` rejects early, and what was still
+ * starting is never assigned, so never stopped).
+ */
+export async function settled(...steps) {
+  const results = await Promise.allSettled(steps);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+}

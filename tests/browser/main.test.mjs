@@ -6,13 +6,16 @@
 import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 import { startDatabase } from "../integration/harness.mjs";
-import { CHROMIUM, suite } from "./context.mjs";
+import { CHROMIUM, settled, suite } from "./context.mjs";
 // Static imports (see tests/integration/main.test.mjs for why not `await import`).
 import "./api.mjs";
 import "./docs.mjs";
 
 before(async () => {
-  [suite.db, suite.browser] = await Promise.all([startDatabase(), chromium.launch({ executablePath: CHROMIUM })]);
+  await settled(
+    startDatabase().then((db) => (suite.db = db)),
+    chromium.launch({ executablePath: CHROMIUM }).then((browser) => (suite.browser = browser)),
+  );
 });
 
 after(async () => {
