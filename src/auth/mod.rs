@@ -8,6 +8,6 @@ pub mod key_source;
 pub mod token;
 
 pub use token::{
-    bearer_token, is_valid_user_id, parse, scheme, verify_hs256, verify_with_key_set, Identity,
-    Scheme,
+    bearer_token, is_valid_user_id, parse, scheme, verify, verify_hs256, verify_with_key_set,
+    Identity, Scheme,
 };

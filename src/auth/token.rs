@@ -32,7 +32,10 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::key_set::{KeySet, SUPPORTED_ALGORITHMS};
-use crate::{config::Expect, error::ApiError};
+use crate::{
+    config::{Config, Expect},
+    error::ApiError,
+};
 
 /// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECONDS: i64 = 60;
@@ -168,6 +171,32 @@ pub fn scheme<'a>(token: &'a Untrusted<'_>) -> Result<Scheme<'a>, ApiError> {
         _ => Err(ApiError::Unauthorized(
             "the token's algorithm is not accepted",
         )),
+    }
+}
+
+/// Verifies a parsed token with the verifier its header names ([`scheme`]), as the request
+/// gate does: HS256 with the configured secret, an asymmetric algorithm with `keys` (the set
+/// [`super::key_source`] found for the token's `kid`). A scheme the configuration does not
+/// enable is refused, as is a key-set token without `keys`. Pure, so the whole path from the
+/// `Authorization` header to the identity can be tested and fuzzed on the host.
+pub fn verify(
+    token: &Untrusted<'_>,
+    config: &Config,
+    keys: Option<&KeySet>,
+    now: DateTime<Utc>,
+) -> Result<Identity, ApiError> {
+    let not_accepted = || ApiError::Unauthorized("the token's algorithm is not accepted");
+    match scheme(token)? {
+        Scheme::SharedSecret => {
+            let key = config.hs256_key.as_ref().ok_or_else(not_accepted)?;
+            verify_hs256(token, key, &config.hs256_expect, now)
+        }
+        Scheme::KeySet { .. } => {
+            let keys = keys
+                .filter(|_| config.jwks.is_some())
+                .ok_or_else(not_accepted)?;
+            verify_with_key_set(token, keys, &config.jwks_expect, now)
+        }
     }
 }
 

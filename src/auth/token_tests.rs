@@ -808,3 +808,62 @@ fn b64_true_without_crit_is_the_default_encoding_and_verifies_in_both_verifiers(
     let header = json!({ "alg": "HS256", "typ": "JWT", "x-note": "ignored" });
     assert!(verify(&token_with_header(header), &key(), now()).is_ok());
 }
+
+// --- verify: the gate's choice of verifier, from the configuration -------------------------
+
+/// A configuration from variables, as the worker reads them.
+fn config_of(vars: &[(&str, &str)]) -> Config {
+    Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
+    })
+    .unwrap()
+}
+
+#[test]
+fn verify_uses_the_verifier_the_header_names_and_only_if_configured() {
+    let secret = std::str::from_utf8(SECRET).unwrap();
+    let jwks = String::from_utf8(fixtures::jwks(&["ed"])).unwrap();
+    let keys = KeySet::parse(jwks.as_bytes()).unwrap();
+    let hs256 = sign(claims_with(json!({ "iss": ORIGIN, "aud": ORIGIN })));
+    let eddsa = fixtures::sign("ed", "EdDSA", Some("ed"), better_auth_claims(json!({})));
+    let expect = [("JWT_ISSUER", ORIGIN), ("JWT_AUDIENCE", ORIGIN)];
+    let both = config_of(&[
+        expect[0],
+        expect[1],
+        ("JWT_SECRET", secret),
+        ("BETTER_AUTH_JWKS", &jwks),
+    ]);
+    let check = |token: &str, config: &Config, keys: Option<&KeySet>| {
+        super::verify(&parse(token).unwrap(), config, keys, now())
+    };
+    assert_eq!(check(&hs256, &both, None).unwrap().user_id, "user-1");
+    assert_eq!(
+        check(&eddsa, &both, Some(&keys)).unwrap().user_id,
+        "kGqZ1sT9a8B3xYw2LmN4oP6rQ7uV0cDe"
+    );
+    // A key-set token without keys, or under a configuration without a JWKS, is refused; so is
+    // an HS256 token under a configuration without a secret, whatever keys come along.
+    let not_accepted = "the token's algorithm is not accepted";
+    assert_eq!(reason(check(&eddsa, &both, None)), not_accepted);
+    let secret_only = config_of(&[("JWT_SECRET", secret)]);
+    assert_eq!(
+        reason(check(&eddsa, &secret_only, Some(&keys))),
+        not_accepted
+    );
+    let jwks_only = config_of(&[
+        expect[0],
+        expect[1],
+        ("BETTER_AUTH_JWKS", &jwks),
+        ("CURSOR_SECRET", "a-cursor-secret-of-32-bytes-or-more"),
+    ]);
+    assert_eq!(reason(check(&hs256, &jwks_only, Some(&keys))), not_accepted);
+    // The configuration's expectations apply: an HS256 token without `iss` is refused where
+    // JWT_ISSUER names one.
+    let no_issuer = sign(claims_with(json!({ "aud": ORIGIN })));
+    assert_eq!(
+        reason(check(&no_issuer, &both, None)),
+        "the token's issuer is not accepted"
+    );
+}

@@ -83,33 +83,26 @@ pub async fn admit_task(req: &Request, ctx: &Ctx) -> Result<(Identity, Uuid), Ap
 }
 
 /// The token's identity (401), verified by the scheme its header names; 503 when the key set
-/// it needs cannot be had.
+/// it needs cannot be had. Everything but the key fetch is [`auth::verify`], which is pure.
 async fn identify(req: &Request, ctx: &Ctx, config: &Config) -> Result<Identity, ApiError> {
     let header = req.headers().get("Authorization")?;
     let token = auth::parse(auth::bearer_token(header.as_deref())?)?;
-    let not_accepted = ApiError::Unauthorized("the token's algorithm is not accepted");
-    match auth::scheme(&token)? {
-        Scheme::SharedSecret => {
-            let key = config.hs256_key.as_ref().ok_or(not_accepted)?;
-            auth::verify_hs256(&token, key, &config.hs256_expect, now())
-        }
-        Scheme::KeySet { kid } => {
-            let source = config.jwks.as_ref().ok_or(not_accepted)?;
+    let keys = match (auth::scheme(&token)?, config.jwks.as_ref()) {
+        (Scheme::KeySet { kid }, Some(source)) => {
             let found = key_source::keys_for(source, kid).await?;
             if let Some(cause) = found.fault {
                 ctx.data.fault.replace(Some(("auth_keys_stale", cause)));
             }
-            auth::verify_with_key_set(&token, &found.keys, &config.jwks_expect, now())
+            Some(found.keys)
         }
-    }
+        _ => None,
+    };
+    auth::verify(&token, config, keys.as_deref(), now())
 }
 
 /// 403 unless the path's `{user_id}` (percent-decoded) is the token's user.
 fn check_path_user(ctx: &Ctx, identity: Identity) -> Result<Identity, ApiError> {
-    let path_user = ctx
-        .param("user_id")
-        .and_then(|raw| path::decode_segment(raw));
-    if path_user.as_deref() == Some(identity.user_id.as_str()) {
+    if path::names_user(ctx.param("user_id").map(String::as_str), &identity.user_id) {
         Ok(identity)
     } else {
         Err(ApiError::Forbidden)

@@ -16,6 +16,12 @@ pub fn decode_segment(raw: &str) -> Option<String> {
         .map(|decoded| decoded.into_owned())
 }
 
+/// Whether the raw `{user_id}` segment, percent-decoded, is exactly `user_id` (the request
+/// gate's 403 check). An absent or undecodable segment names no one.
+pub fn names_user(raw: Option<&str>, user_id: &str) -> bool {
+    raw.and_then(decode_segment).as_deref() == Some(user_id)
+}
+
 /// A task id from the path: a hyphenated UUID.
 pub fn parse_task_id(raw: &str) -> Result<Uuid, ApiError> {
     // `Uuid::parse_str` also takes braced, URN and unhyphenated forms; ids are only ever
@@ -43,6 +49,23 @@ mod tests {
             let decoded = decode_segment(bad);
             assert_eq!(decoded.as_deref(), Some(bad));
             assert!(!is_valid_user_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_path_user_must_decode_to_exactly_the_token_user() {
+        assert!(names_user(Some("alice"), "alice"));
+        assert!(names_user(Some("a%40b%3Ac"), "a@b:c"));
+        // Decoded once only, compared whole and case-sensitively; absent or not UTF-8: no one.
+        for (raw, user) in [
+            (Some("a%2540b"), "a@b"),
+            (Some("Alice"), "alice"),
+            (Some("alice"), "alic"),
+            (Some("alice%00"), "alice"),
+            (Some("%FF"), "\u{fffd}"),
+            (None, "alice"),
+        ] {
+            assert!(!names_user(raw, user), "{raw:?} {user:?}");
         }
     }
 
