@@ -341,6 +341,22 @@ mod tests {
     }
 
     #[test]
+    fn an_invalid_public_key_is_skipped() {
+        // RFC 8725 §3.4: a P-256 point off the curve (one coordinate changed), an Ed25519 key
+        // of 31 bytes; the valid key beside them is kept.
+        let mut off_curve = public_jwk("p256");
+        let y = off_curve["y"].as_str().unwrap().to_owned();
+        let flipped = if y.starts_with('A') { "B" } else { "A" };
+        off_curve["y"] = json!(format!("{flipped}{}", &y[1..]));
+        let mut short = public_jwk("ed");
+        short["kid"] = json!("short");
+        short["x"] = json!("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        let doc = json!({ "keys": [off_curve, short, public_jwk("ed-2")] }).to_string();
+        let set = KeySet::parse(doc.as_bytes()).unwrap();
+        assert_eq!(kids(&set), ["ed-2"]);
+    }
+
+    #[test]
     fn a_document_without_usable_keys_is_an_error() {
         for doc in [
             &b"not json"[..],
