@@ -6,7 +6,7 @@ TOOLS := source scripts/env.sh
 
 .PHONY: help dev token test soak bench setup setup-test build fmt docs lint unit integration conformance \
 	config-check lock-check migrations-lint workflows-lint rollout-check deploy-check lean-check deploy rollback migrate \
-	clean client-check browser
+	clean client-check browser fuzz fuzz-smoke deny sbom
 
 help:
 	@echo "make dev                  serve the API on 127.0.0.1:\$${PORT:-8787} (embedded PostgreSQL unless DATABASE_URL is set)"
@@ -19,6 +19,9 @@ help:
 	@echo "make migrate              apply migrations/ to DATABASE_URL (Neon: its direct connection string)"
 	@echo "make soak                 100 users for SOAK_SECONDS (300) with database faults every FAULT_EVERY (20) s, then integrity checks"
 	@echo "make bench                load test through PgBouncer: capacity at 100 connections and 500 req/s fixed rate (bench/)"
+	@echo "make fuzz                 every fuzz target for FUZZ_SECONDS (60) each, with executions and coverage (fuzz/)"
+	@echo "make deny                 cargo-deny: licences, banned and duplicated crates, sources (deny.toml)"
+	@echo "make sbom                 CycloneDX SBOM of the wasm build's crates: build/sbom/task-api.cdx.json"
 
 dev:
 	@bash scripts/dev.sh
@@ -29,7 +32,7 @@ token:
 # Cheap checks first; the test tools (setup-test) before the build tools, so that a fresh clone
 # runs `npm ci` once, with the devDependencies.
 test: setup-test fmt docs config-check lock-check migrations-lint workflows-lint lint unit build deploy-check \
-	rollout-check lean-check integration client-check browser conformance
+	rollout-check lean-check integration client-check browser conformance deny fuzz-smoke sbom
 	@echo "make test: all checks passed"
 
 # What building, `make dev` and deploying need (no Python, no test packages).
@@ -120,6 +123,27 @@ rollback: setup
 migrate: setup
 	@test -n "$$DATABASE_URL" || { echo "set DATABASE_URL"; exit 2; }
 	@$(TOOLS); dbmate --url "$$(node scripts/dburl.mjs migrate "$$DATABASE_URL")" --migrations-dir migrations --no-dump-schema up
+
+# Coverage-guided fuzzing of the parsers that see attacker bytes (fuzz/README.md): every target
+# for FUZZ_SECONDS each; fuzz-smoke (in `make test`) a few seconds each, seeds included.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 3
+fuzz: setup-test
+	@bash fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: setup-test
+	@bash fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+
+# Licences, bans and duplicates, sources (deny.toml). Advisories need the RustSec database,
+# which these machines cannot fetch: SECURITY.md gives the command to run where it can be.
+deny: setup-test
+	@$(TOOLS); cargo deny --locked check licenses bans sources
+
+# The software bill of materials of the deployed wasm build's crates (CycloneDX JSON), an
+# artifact under build/ (git-ignored): regenerate it for the commit you ship.
+sbom: setup-test
+	@$(TOOLS); cargo cyclonedx --format json --target wasm32-unknown-unknown --override-filename task-api.cdx \
+		&& mkdir -p build/sbom && mv task-api.cdx.json build/sbom/ && echo "sbom: build/sbom/task-api.cdx.json"
 
 clean:
 	rm -rf build dist target .wrangler

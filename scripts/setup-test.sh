@@ -4,7 +4,7 @@
 # own packages (clients/typescript: openapi-fetch, openapi-typescript, TypeScript), Debian's
 # chromium for the browser suite, and two PyPI tools, each
 # in its own virtualenv under $TOOLS_DIR: schemathesis (`make conformance`) and zizmor
-# (`make workflows-lint`). This is the only script that needs Python (3 with venv); `make dev`,
+# (`make workflows-lint`), and three cargo tools (cargo-fuzz, cargo-deny, cargo-cyclonedx). This is the only script that needs Python (3 with venv); `make dev`,
 # the build and `wrangler deploy` never run it. Idempotent, like setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,3 +52,20 @@ if [ "$(cat clients/typescript/node_modules/.setup-stamp 2>/dev/null || true)" !
   npm ci --prefix clients/typescript --no-audit --no-fund --loglevel=error
   echo "$client_lock_hash" > clients/typescript/node_modules/.setup-stamp
 fi
+
+# Cargo tools for the security checks, each pinned and built once into $TOOLS_DIR/bin:
+# cargo-fuzz (`make fuzz`, `make fuzz-smoke`), cargo-deny (`make deny`),
+# cargo-cyclonedx (`make sbom`). Skipped when `cargo <name> --version` prints the pinned version.
+CARGO_FUZZ_VERSION=0.13.2
+CARGO_DENY_VERSION=0.20.2
+CARGO_CYCLONEDX_VERSION=0.5.9
+cargo_tool() {
+  local crate=$1 subcommand=$2 version=$3
+  if ! cargo "$subcommand" --version 2>/dev/null | grep -qw -- "$version"; then
+    log "installing $crate $version into $TOOLS_DIR (a few minutes, once)"
+    cargo install -q --root "$TOOLS_DIR" --locked "$crate" --version "$version" --force
+  fi
+}
+cargo_tool cargo-fuzz fuzz "$CARGO_FUZZ_VERSION"
+cargo_tool cargo-deny deny "$CARGO_DENY_VERSION"
+cargo_tool cargo-cyclonedx cyclonedx "$CARGO_CYCLONEDX_VERSION"
