@@ -142,7 +142,7 @@ deny: setup-test
 # The software bill of materials of the deployed wasm build's crates (CycloneDX JSON), an
 # artifact under build/ (git-ignored): regenerate it for the commit you ship.
 sbom: setup-test
-	@$(TOOLS); cargo cyclonedx --format json --target wasm32-unknown-unknown --override-filename task-api.cdx \
+	@$(TOOLS); cargo cyclonedx --format json --spec-version 1.5 --target wasm32-unknown-unknown --override-filename task-api.cdx \
 		&& mkdir -p build/sbom && mv task-api.cdx.json build/sbom/ && echo "sbom: build/sbom/task-api.cdx.json"
 
 clean:

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `make docs`: checks the Markdown front page and its documents (README.md, docs/*.md,
-// bench/README.md). Node >= 20, no dependencies, no network.
+// bench/README.md, SECURITY.md, fuzz/README.md). Node >= 20, no dependencies, no network.
 //
 // - Every relative link (inline `[text](path)`, images, reference definitions) must name an
 //   existing file or folder, relative to the linking file.
@@ -24,7 +24,7 @@ function documents() {
   const docs = fs.existsSync(docsDir)
     ? fs.readdirSync(docsDir).filter((name) => name.endsWith(".md")).sort().map((name) => `docs/${name}`)
     : [];
-  return ["README.md", ...docs, "bench/README.md"].filter((file) => fs.existsSync(path.join(root, file)));
+  return ["README.md", ...docs, "bench/README.md", "SECURITY.md", "fuzz/README.md"].filter((file) => fs.existsSync(path.join(root, file)));
 }
 
 /** The lines of `text` outside fenced code blocks, with their 1-based numbers. */
