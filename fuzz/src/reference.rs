@@ -9,8 +9,9 @@
 //! - `alg: HS256` with `typ` `JWT` or `application/jwt` (any case), HMAC-SHA256 under the
 //!   secret; or `alg: EdDSA` with `typ` absent or one of those, signed by the published key the
 //!   `kid` names (without `kid`, only a set of one key will do: this one has two);
-//! - `exp` required, `exp`, `nbf` and `iat` integers from 0 to 253402300799, `now <= exp + 60`
-//!   and `now >= nbf - 60`;
+//! - `exp` required; `exp`, `nbf` and `iat` numbers whose whole seconds lie from 0 to
+//!   253402300799 (a NumericDate may have a fraction, RFC 7519 §2), `now <= exp + 60` and
+//!   `now >= nbf - 60`;
 //! - `iss` equal to the expected issuer, `aud` equal to (or an array holding) the expected
 //!   audience, when the deployment expects them;
 //! - the user: the first of `sub`, `user_id`, `id` that is present and not null, a string of 1
@@ -127,20 +128,22 @@ pub fn token(token: &str, rules: &Rules<'_>) -> Result<String, &'static str> {
     }
 
     let claims = object(&decode(payload_b64)?, &PAYLOAD_MEMBERS)?;
+    // A NumericDate may have a fraction (RFC 7519 §2); its whole seconds must be in range.
     let time = |name: &str| match present(&claims, name) {
         None => Ok(None),
-        Some(value) => match value.as_i64() {
-            Some(at) if (0..=LATEST).contains(&at) => Ok(Some(at)),
-            _ => Err("time claim out of range or not an integer"),
+        Some(value) => match value.as_f64() {
+            Some(at) if (0.0..=LATEST as f64).contains(&at.floor()) => Ok(Some(at)),
+            _ => Err("time claim out of range or not a number"),
         },
     };
     let exp = time("exp")?.ok_or("no exp")?;
     let nbf = time("nbf")?;
     time("iat")?;
-    if rules.now > exp + LEEWAY {
+    let now = rules.now as f64;
+    if now > exp + LEEWAY as f64 {
         return Err("expired");
     }
-    if nbf.is_some_and(|nbf| rules.now < nbf - LEEWAY) {
+    if nbf.is_some_and(|nbf| now < nbf - LEEWAY as f64) {
         return Err("not yet valid");
     }
     if let Some(issuer) = rules.issuer {
