@@ -100,6 +100,15 @@ impl KeySet {
 /// Binds one JWK to its algorithm, or returns `None` when this API cannot or must not use it.
 fn usable_key(entry: &Value) -> Option<Jwk> {
     let text = |name: &str| entry.get(name).and_then(Value::as_str);
+    // `use`, `alg` and `kid` are strings (RFC 7517 §4): one that is there in another form is a
+    // malformed entry, not an absent member (which would leave the key unmarked, or bound by its
+    // type alone).
+    if ["use", "alg", "kid"]
+        .iter()
+        .any(|name| entry.get(*name).is_some_and(|value| !value.is_string()))
+    {
+        return None;
+    }
     // A key published for encryption is not a signing key, whatever else it says.
     if text("use").is_some_and(|usage| usage != "sig") {
         return None;
@@ -352,6 +361,32 @@ mod tests {
         short["kid"] = json!("short");
         short["x"] = json!("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
         let doc = json!({ "keys": [off_curve, short, public_jwk("ed-2")] }).to_string();
+        let set = KeySet::parse(doc.as_bytes()).unwrap();
+        assert_eq!(kids(&set), ["ed-2"]);
+    }
+
+    #[test]
+    fn a_key_whose_use_alg_or_kid_is_not_a_string_is_skipped() {
+        // Read as absent, `"use": 5` would make an unmarked key of an entry that tried to say
+        // something else, and `"alg": 5` a key bound by its type alone.
+        let mut entries = Vec::new();
+        for (name, value) in [
+            ("use", json!(5)),
+            ("use", json!(null)),
+            ("use", json!(["sig"])),
+            ("alg", json!(5)),
+            ("alg", json!(null)),
+            ("kid", json!(7)),
+        ] {
+            let mut key = public_jwk("ed");
+            key[name] = value;
+            if name != "kid" {
+                key["kid"] = json!(format!("bad-{name}"));
+            }
+            entries.push(key);
+        }
+        entries.push(public_jwk("ed-2"));
+        let doc = json!({ "keys": entries }).to_string();
         let set = KeySet::parse(doc.as_bytes()).unwrap();
         assert_eq!(kids(&set), ["ed-2"]);
     }
