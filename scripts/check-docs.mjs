@@ -10,6 +10,7 @@
 //   heading gets `-1`, `-2`, ... An anchor on a link to any other file must be a line anchor
 //   (`#L12`, `#L12-L20`).
 // - README.md is at most 12,288 bytes.
+// - Every test SECURITY.md names exists (`citedTests`).
 // http(s), mailto and other scheme links are not checked. Exit 1 listing every problem.
 import fs from "node:fs";
 import path from "node:path";
@@ -173,7 +174,42 @@ function check() {
     const bytes = fs.statSync(readme).size;
     if (bytes > README_MAX_BYTES) problems.push(`README.md is ${bytes} bytes, over the ${README_MAX_BYTES}-byte limit`);
   }
+  problems.push(...citedTests());
   return { files, problems };
+}
+
+/** Every file of `dir` (recursively) whose name ends with one of `endings`, as text. */
+function sources(dir, endings) {
+  const full = path.join(root, dir);
+  if (!fs.existsSync(full)) return "";
+  return fs.readdirSync(full, { recursive: true })
+    .filter((name) => endings.some((ending) => name.endsWith(ending)) && !name.split(path.sep).some((part) => part === "node_modules" || part === "target"))
+    .map((name) => fs.readFileSync(path.join(full, name), "utf8"))
+    .join("\n");
+}
+
+/**
+ * SECURITY.md names the tests behind each claim; a renamed or deleted test must not leave a
+ * claim pointing at nothing. A code span that is a snake_case name with three or more
+ * underscores must be a `fn` in src/ or fuzz/; a code span of three or more words on a line
+ * that links a `.mjs` suite must appear in tests/ (an `it(...)` name).
+ */
+function citedTests() {
+  const file = path.join(root, "SECURITY.md");
+  if (!fs.existsSync(file)) return [];
+  const rust = sources("src", [".rs"]) + sources("fuzz", [".rs"]);
+  const suites = sources("tests", [".mjs"]);
+  const problems = [];
+  for (const { line, number } of proseLines(fs.readFileSync(file, "utf8"))) {
+    for (const [, span] of line.matchAll(/`([^`]+)`/g)) {
+      if (/^[a-z0-9_]+$/.test(span) && (span.match(/_/g) ?? []).length >= 3) {
+        if (!new RegExp(`\\bfn ${span}\\b`).test(rust)) problems.push(`SECURITY.md:${number}: no test \`fn ${span}\` in src/ or fuzz/`);
+      } else if (/\.mjs/.test(line) && span.trim().split(/\s+/).length >= 3 && !/^(cargo|make|node|npm|bash) /.test(span) && !/^[A-Z][\w-]*: /.test(span)) {
+        if (!suites.includes(span) && !suites.includes(span.replaceAll("\\\\", "\\"))) problems.push(`SECURITY.md:${number}: no test named "${span}" in tests/`);
+      }
+    }
+  }
+  return problems;
 }
 
 const { files, problems } = check();
