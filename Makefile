@@ -46,8 +46,10 @@ setup-test:
 build: setup
 	@bash scripts/build.sh
 
+# The worker, and the crates with their own workspaces (fuzz/, bench/loadgen, bench/delay-proxy).
 fmt:
 	cargo fmt --all -- --check
+	@for crate in fuzz bench/loadgen bench/delay-proxy; do cargo fmt --manifest-path $$crate/Cargo.toml --all -- --check || exit 1; done
 
 docs:
 	@$(TOOLS); node scripts/check-docs.mjs

@@ -10,7 +10,9 @@ use task_api::{
     auth::{self, key_set::KeySet},
     config::Config,
 };
-use task_api_fuzz::{assert_identity_within_limits, config, header_text, key_set, now, reference, rules};
+use task_api_fuzz::{
+    assert_identity_within_limits, config, header_text, key_set, now, reference, rules,
+};
 
 thread_local! {
     static DEPLOYMENT: (Config, KeySet) = (config(true, true), key_set());

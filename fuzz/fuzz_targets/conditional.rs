@@ -21,7 +21,10 @@ fuzz_target!(|data: &[u8]| {
         }
         Ok(Some(IfMatch::Versions(versions))) => {
             for &version in &versions {
-                assert!(if_none_match(Some(header.as_str()), version), "v{version} strong but not weak");
+                assert!(
+                    if_none_match(Some(header.as_str()), version),
+                    "v{version} strong but not weak"
+                );
                 assert_eq!(
                     IfMatch::parse(Some(etag(version).as_str())),
                     Ok(Some(IfMatch::Versions(vec![version])))

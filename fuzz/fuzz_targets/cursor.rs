@@ -25,7 +25,11 @@ fuzz_target!(|data: &[u8]| {
     if mode % 2 == 0 {
         let cursor = header_text(rest);
         if let Some(position) = open(&cursor, &CONTEXT, KEY) {
-            assert_eq!(seal(&position, &CONTEXT, KEY), cursor, "a cursor the server did not seal opened");
+            assert_eq!(
+                seal(&position, &CONTEXT, KEY),
+                cursor,
+                "a cursor the server did not seal opened"
+            );
         }
         return;
     }
@@ -37,15 +41,30 @@ fuzz_target!(|data: &[u8]| {
     id.copy_from_slice(&fixed[9..25]);
     let mut micros = [0; 8];
     micros.copy_from_slice(&fixed[1..9]);
-    let title: String = String::from_utf8_lossy(text).chars().take(MAX_TITLE_CHARS).collect();
+    let title: String = String::from_utf8_lossy(text)
+        .chars()
+        .take(MAX_TITLE_CHARS)
+        .collect();
     let position = Position {
         t: (fixed[0] & 1 != 0).then(|| i64::from_be_bytes(micros)),
         s: (fixed[0] & 2 != 0).then_some(title),
         i: Uuid::from_bytes(id),
     };
     let cursor = seal(&position, &CONTEXT, KEY);
-    assert!(cursor.len() <= MAX_CURSOR_BYTES, "a sealed cursor of {} bytes", cursor.len());
+    assert!(
+        cursor.len() <= MAX_CURSOR_BYTES,
+        "a sealed cursor of {} bytes",
+        cursor.len()
+    );
     assert_eq!(open(&cursor, &CONTEXT, KEY).as_ref(), Some(&position));
-    assert_eq!(open(&cursor, &OTHER, KEY), None, "a cursor opened in another context");
-    assert_eq!(open(&cursor, &CONTEXT, b"another-key"), None, "a cursor opened under another key");
+    assert_eq!(
+        open(&cursor, &OTHER, KEY),
+        None,
+        "a cursor opened in another context"
+    );
+    assert_eq!(
+        open(&cursor, &CONTEXT, b"another-key"),
+        None,
+        "a cursor opened under another key"
+    );
 });

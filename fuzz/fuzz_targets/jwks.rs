@@ -32,7 +32,8 @@ fuzz_target!(|data: &[u8]| {
         .map(|keys| keys.iter().collect())
         .unwrap_or_default();
     assert!(!entries.is_empty(), "a key set without entries parsed");
-    let text = |entry: &Value, name: &str| entry.get(name).and_then(Value::as_str).map(str::to_owned);
+    let text =
+        |entry: &Value, name: &str| entry.get(name).and_then(Value::as_str).map(str::to_owned);
     let payload = json!({ "sub": "user-1", "exp": NOW + 600 }).to_string();
     let ours = &ed_keys()[0];
     let our_x = b64(&ours.pk[..]);
@@ -66,7 +67,10 @@ fuzz_target!(|data: &[u8]| {
                 .iter()
                 .filter(|entry| kid.is_none() || text(entry, "kid") == *kid)
                 .any(|entry| publishes_ours(entry));
-            assert!(named, "verified with a key the document does not publish under {kid:?}");
+            assert!(
+                named,
+                "verified with a key the document does not publish under {kid:?}"
+            );
         }
         for alg in ["ES256", "RS256", "PS256", "HS256", "none"] {
             header["alg"] = json!(alg);
@@ -83,6 +87,9 @@ fuzz_target!(|data: &[u8]| {
             header["kid"] = json!(kid);
         }
         let token = sign_hs256(header.to_string().as_bytes(), payload.as_bytes(), &secret);
-        assert!(!verifies(&token), "an HS256 token keyed with a published oct key verified");
+        assert!(
+            !verifies(&token),
+            "an HS256 token keyed with a published oct key verified"
+        );
     }
 });

@@ -26,8 +26,15 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!((1..=MAX_LIMIT).contains(&query.page_size()));
     if let Some(q) = &query.q {
-        assert!(!q.is_empty() && q == q.trim() && !q.contains('\0'), "q {q:?}");
-        assert!(q.chars().count() <= 200, "q of {} characters", q.chars().count());
+        assert!(
+            !q.is_empty() && q == q.trim() && !q.contains('\0'),
+            "q {q:?}"
+        );
+        assert!(
+            q.chars().count() <= 200,
+            "q of {} characters",
+            q.chars().count()
+        );
         let pattern = query.like_pattern().unwrap_or_default();
         assert!(pattern.starts_with('%') && pattern.ends_with('%'));
     }
@@ -51,13 +58,20 @@ fuzz_target!(|data: &[u8]| {
             let title = raw.chars().filter(|c| *c != '\0').take(MAX_TITLE_CHARS - 1);
             After::Title(title.chain(['t']).collect(), id)
         }
-        _ => After::Time(DateTime::from_timestamp_micros(1_800_000_000_123_456).unwrap_or_default(), id),
+        _ => After::Time(
+            DateTime::from_timestamp_micros(1_800_000_000_123_456).unwrap_or_default(),
+            id,
+        ),
     };
     let cursor = query.cursor_after(&after, "alice", KEY);
     let next = query.next_query(&cursor);
     let mut expected = query.clone();
     expected.after = Some(after);
-    assert_eq!(ListQuery::parse(&next, "alice", KEY).as_ref(), Ok(&expected), "next page {next}");
+    assert_eq!(
+        ListQuery::parse(&next, "alice", KEY).as_ref(),
+        Ok(&expected),
+        "next page {next}"
+    );
     assert!(
         matches!(ListQuery::parse(&next, "bob", KEY), Err(ApiError::Validation { ref field, .. }) if field == "cursor"),
         "another user's cursor opened"

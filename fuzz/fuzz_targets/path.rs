@@ -24,7 +24,11 @@ fuzz_target!(|data: &[u8]| {
     }
     for user in [raw.as_str(), "alice", decoded.as_deref().unwrap_or("alice")] {
         if names_user(Some(raw.as_str()), user) {
-            assert_eq!(decoded.as_deref(), Some(user), "{raw:?} let {user:?} through");
+            assert_eq!(
+                decoded.as_deref(),
+                Some(user),
+                "{raw:?} let {user:?} through"
+            );
         }
     }
     if let Some(decoded) = decoded.as_deref().filter(|d| is_valid_user_id(d)) {

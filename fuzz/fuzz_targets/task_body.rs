@@ -19,14 +19,23 @@ fn refused_control(c: char) -> bool {
 
 fn check_title(title: &str) {
     let chars = title.chars().count();
-    assert!((1..=MAX_TITLE_CHARS).contains(&chars), "title of {chars} characters");
+    assert!(
+        (1..=MAX_TITLE_CHARS).contains(&chars),
+        "title of {chars} characters"
+    );
     assert_eq!(title, title.trim(), "an untrimmed title");
-    assert!(!title.chars().any(refused_control), "a control character in {title:?}");
+    assert!(
+        !title.chars().any(refused_control),
+        "a control character in {title:?}"
+    );
 }
 
 fn check_description(description: &str) {
     let chars = description.chars().count();
-    assert!(chars <= MAX_DESCRIPTION_CHARS, "description of {chars} characters");
+    assert!(
+        chars <= MAX_DESCRIPTION_CHARS,
+        "description of {chars} characters"
+    );
     assert!(
         !description.chars().any(refused_control),
         "a control character in the description"
@@ -54,7 +63,11 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     if let Ok(changes) = TaskChanges::parse(data) {
-        assert_ne!(changes, TaskChanges::default(), "an update that changes nothing");
+        assert_ne!(
+            changes,
+            TaskChanges::default(),
+            "an update that changes nothing"
+        );
         assert!(!changes.toggle_completed, "a PUT that toggles");
         if let Some(title) = &changes.title {
             check_title(title);

@@ -158,3 +158,26 @@ pub fn assert_identity_within_limits(identity: &Identity) {
         assert!(!identity.email_verified, "a verified email that is absent");
     }
 }
+
+/// Changes the signature's first character: a different signature (or invalid base64).
+pub fn flip_signature(token: &mut String) {
+    let at = token.rfind('.').map_or(0, |dot| dot + 1);
+    let flipped = if token.get(at..=at) == Some("A") {
+        "B"
+    } else {
+        "A"
+    };
+    token.replace_range(at..=at, flipped);
+}
+
+/// The property both token targets check once the worker accepted `token` as `identity`: the
+/// identity is within the documented limits, and the reference accepts the token too, for the
+/// same user, under the same issuer and audience rules.
+pub fn assert_reference_agrees(token: &str, identity: &Identity, issuer: bool, audience: bool) {
+    assert_identity_within_limits(identity);
+    assert_eq!(
+        reference::token(token, &rules(issuer, audience)).as_deref(),
+        Ok(identity.user_id.as_str()),
+        "the worker accepted {token}, the reference did not"
+    );
+}

@@ -76,7 +76,10 @@ pub fn token(token: &str, rules: &Rules<'_>) -> Result<String, &'static str> {
     if header.contains_key("crit") {
         return Err("crit");
     }
-    if header.get("b64").is_some_and(|b64| *b64 != Value::Bool(true)) {
+    if header
+        .get("b64")
+        .is_some_and(|b64| *b64 != Value::Bool(true))
+    {
         return Err("b64");
     }
     match present(&header, "cty") {
@@ -89,14 +92,15 @@ pub fn token(token: &str, rules: &Rules<'_>) -> Result<String, &'static str> {
         Some(Value::String(typ)) => Some(typ.as_str()),
         Some(_) => return Err("typ not a string"),
     };
-    let is_jwt = |typ: &str| typ.eq_ignore_ascii_case("jwt") || typ.eq_ignore_ascii_case("application/jwt");
+    let is_jwt =
+        |typ: &str| typ.eq_ignore_ascii_case("jwt") || typ.eq_ignore_ascii_case("application/jwt");
     match header.get("alg") {
         Some(Value::String(alg)) if alg == "HS256" => {
             if !typ.is_some_and(is_jwt) {
                 return Err("HS256 without typ JWT");
             }
-            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(rules.secret)
-                .map_err(|_| "secret")?;
+            let mut mac =
+                <Hmac<Sha256> as Mac>::new_from_slice(rules.secret).map_err(|_| "secret")?;
             mac.update(signed.as_bytes());
             mac.verify_slice(&signature).map_err(|_| "HMAC")?;
         }
