@@ -87,10 +87,12 @@ integration: setup-test build
 	@$(TOOLS); node --test --test-reporter=spec tests/integration/main.test.mjs
 
 # clients/typescript: its src/schema.d.ts is what openapi-typescript makes of the built worker's
-# /openapi.json (else: stale, regenerate and commit), and the client type-checks with tsc.
+# /openapi.json (else: stale, regenerate and commit), and the client type-checks with tsc, as do
+# README.md's TypeScript snippets and the browser suite's page script (scripts/check-snippets.mjs).
 client-check: setup-test build
 	@$(TOOLS); node clients/typescript/scripts/generate-schema.mjs --check
 	@$(TOOLS); clients/typescript/node_modules/.bin/tsc -p clients/typescript --noEmit && echo "tsc: clients/typescript type-checks"
+	@$(TOOLS); node scripts/check-snippets.mjs
 	@$(TOOLS); node --test --test-reporter=dot clients/typescript/test/token.test.mjs && echo "clients/typescript: token handling tests pass"
 
 # Headless Chromium (tests/browser/): a front end on another origin through Better Auth's client
