@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // make client-check: the TypeScript a front-end developer copies type-checks against the real
-// packages. That is every ```ts block of README.md (Better Auth's server setup and the Next.js
-// example, against `better-auth` and clients/typescript's source as `@task-api/client`) and the
-// browser suite's page script (tests/browser/page/app.ts), with tsc in strict mode.
+// packages. That is every TypeScript block of README.md (Better Auth's server setup and the
+// Next.js example, against the installed `better-auth` and clients/typescript's source as
+// `@task-api/client`) and the browser suite's page script (tests/browser/page/app.ts, which
+// imports the client by its path), with tsc in strict mode. React is not installed, so what
+// `better-auth/react` takes from React's own types is not checked.
 //
 // usage: node scripts/check-snippets.mjs
 import { execFileSync } from "node:child_process";
@@ -17,16 +19,22 @@ if (!fs.existsSync(tsc)) {
   process.exit(1);
 }
 
-/** The ```ts blocks of a Markdown file, with the line each starts on. */
+/** The TypeScript blocks of a Markdown file (```ts, ```typescript or ```tsx, with or without
+ *  more info after the language), with the line each starts on. */
 function blocks(file) {
   const lines = fs.readFileSync(path.join(root, file), "utf8").split("\n");
   const found = [];
   let open;
   lines.forEach((line, i) => {
-    if (open === undefined && line.trim() === "```ts") open = { line: i + 2, text: [] };
-    else if (open !== undefined && line.trim() === "```") found.push(open), (open = undefined);
+    const fence = line.trim();
+    if (open === undefined && /^```(ts|typescript|tsx)(\s|$)/.test(fence)) open = { line: i + 2, text: [] };
+    else if (open !== undefined && fence === "```") found.push(open), (open = undefined);
     else if (open !== undefined) open.text.push(line);
   });
+  if (open !== undefined) {
+    console.error(`check-snippets: ${file}: the TypeScript block from line ${open.line - 1} is never closed`);
+    process.exit(1);
+  }
   return found.map(({ line, text }) => ({ line, text: text.join("\n") }));
 }
 
@@ -40,7 +48,7 @@ for (const [k, block] of blocks("README.md").entries()) {
   files.push(name);
 }
 if (files.length === 0) {
-  console.error("check-snippets: README.md has no ```ts block: has the Next.js example moved?");
+  console.error("check-snippets: README.md has no TypeScript block: has the Next.js example moved?");
   process.exit(1);
 }
 // Next.js inlines NEXT_PUBLIC_* variables; the snippets see `process.env` as a browser bundle does.
@@ -59,7 +67,8 @@ const tsconfig = {
     noUncheckedIndexedAccess: true,
     noEmit: true,
     allowImportingTsExtensions: true,
-    // Errors inside the packages' own declarations are theirs; their use here is checked.
+    // Errors inside the packages' own declarations are theirs; their use here is checked (an
+    // import a declaration cannot resolve, such as React's types, becomes \`any\`).
     skipLibCheck: true,
     types: [],
     paths: { "@task-api/client": ["../../clients/typescript/src/index.ts"] },
